@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gtm-project/gtm/api"
+	"github.com/gtm-project/gtm/dnsserver"
+	"github.com/gtm-project/gtm/zones"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+)
+
+const defaultConfig = "/etc/gtm/gtm.yaml"
+
+// logFlags adds --log-format and --log-level to fs.
+func logFlags(fs *flag.FlagSet) (format, level *string) {
+	format = fs.String("log-format", "json", "log format: json or console")
+	level = fs.String("log-level", "info", "log level: debug, info, warn, error")
+	return
+}
+
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: want json or console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", defaultConfig, "config file")
+	lameduck := fs.Duration("lameduck", 0, "on SIGTERM, report not ready and keep answering this long before stopping")
+	format, level := logFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *format, *level)
+	if err != nil {
+		return err
+	}
+
+	set, err := zones.Load(*cfgPath)
+	if err != nil {
+		logConfigErrors(log, err)
+		return exitError{1}
+	}
+	cfg := set.Config
+	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "build_info", Help: "Always 1; labels say what runs.",
+		ConstLabels: prometheus.Labels{"version": version, "node": cfg.Node.ID, "region": cfg.Node.Region},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+
+	eng := newEngine(log, reg)
+	eng.setConfig(set)
+
+	dns := dnsserver.New(dnsserver.Config{
+		Listen:  cfg.DNS.Listen,
+		UDPSize: cfg.DNS.UDPSize,
+		Workers: cfg.DNS.Workers,
+		NodeID:  cfg.Node.ID,
+		NSID:    cfg.DNS.NSID,
+		Version: cfg.DNS.Version,
+	}, eng.holder, log.With().Str("component", "dns").Logger(), reg)
+
+	var draining atomic.Bool
+	web := api.New(cfg.API.Listen, reg, func() (bool, map[string]any) {
+		d := map[string]any{"config_version": eng.version()}
+		if draining.Load() {
+			d["reason"] = "shutting down"
+			return false, d
+		}
+		return true, d
+	}, log.With().Str("component", "api").Logger())
+
+	// Stop signals end runCtx only after the lameduck period, so load
+	// balancers see /readyz fail while DNS still answers.
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-runCtx.Done():
+			return
+		}
+		draining.Store(true)
+		log.Info().Dur("lameduck", *lameduck).Msg("stopping")
+		select {
+		case <-time.After(*lameduck):
+		case <-runCtx.Done():
+		}
+		cancel()
+	}()
+
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return dns.Run(gctx) })
+	g.Go(func() error { return web.Run(gctx) })
+	g.Go(func() error { return reloadOnHUP(gctx, log, *cfgPath, eng) })
+	g.Go(func() error {
+		select {
+		case <-dns.Ready():
+			log.Info().Str("config", *cfgPath).Str("summary", set.Summary()).Msg("serving")
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	err = g.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("stopped on error")
+		return exitError{1}
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// reloadOnHUP re-reads config and zones on SIGHUP. A bad file is refused
+// with its errors logged, and the previous version keeps serving.
+func reloadOnHUP(ctx context.Context, log zerolog.Logger, path string, eng *engine) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			eng.reload(path, "SIGHUP")
+		}
+	}
+}
+
+func logConfigErrors(log zerolog.Logger, err error) {
+	var list zones.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			log.Error().Str("file", e.File).Int("line", e.Line).Str("path", e.Path).Msg(e.Msg)
+		}
+		return
+	}
+	log.Error().Err(err).Msg("config")
+}

@@ -1,0 +1,222 @@
+package dnsserver
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+
+	"github.com/gtm-project/gtm/routing"
+	"github.com/miekg/dns"
+)
+
+// worker holds everything one query needs, reused query after query by a
+// UDP socket's loop or a TCP connection, so the answer path allocates only
+// what miekg/dns's Unpack does.
+type worker struct {
+	req  dns.Msg
+	resp dns.Msg
+	res  routing.Result
+	q    routing.Query
+	buf  []byte // packed response
+	opt  dns.OPT
+}
+
+func newWorker() *worker {
+	w := &worker{buf: make([]byte, dns.MaxMsgSize)}
+	w.res.Answer = make([]dns.RR, 0, 16)
+	w.res.Ns = make([]dns.RR, 0, 8)
+	w.res.Extra = make([]dns.RR, 0, 8)
+	return w
+}
+
+// serve answers the packet in pkt and returns the response bytes (inside
+// w.buf) or nil to send nothing. maxUDP is 0 for TCP.
+func (s *Server) serve(w *worker, pkt []byte, proto int, src netip.Addr) []byte {
+	if len(pkt) < 12 {
+		s.metrics.dropped.WithLabelValues("short").Inc()
+		return nil
+	}
+	if pkt[2]&0x80 != 0 { // QR: never answer a response (reflection loops)
+		s.metrics.dropped.WithLabelValues("response").Inc()
+		return nil
+	}
+	if err := w.req.Unpack(pkt); err != nil {
+		return s.headerOnly(w, pkt, proto, dns.RcodeFormatError)
+	}
+	return s.respond(w, &w.req, proto, src)
+}
+
+// headerOnly answers from the 12-byte header alone: the query could not be
+// parsed, so there is no question to echo.
+func (s *Server) headerOnly(w *worker, pkt []byte, proto, rcode int) []byte {
+	start := s.now()
+	b := w.buf[:12]
+	copy(b, pkt[:12])
+	b[2] = 0x80 | (pkt[2] & 0x79) // QR, keep opcode and RD; clear AA, TC
+	b[3] = byte(rcode & 0xF)      // RA=0, Z=0
+	for i := 4; i < 12; i++ {
+		b[i] = 0
+	}
+	s.metrics.observe(proto, 0, rcode, start)
+	return b
+}
+
+// respond builds and packs the response to a parsed query.
+func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []byte {
+	start := s.now()
+	resp := &w.resp
+	resp.MsgHdr = dns.MsgHdr{
+		Id: req.Id, Response: true, Opcode: req.Opcode, RecursionDesired: req.RecursionDesired,
+	}
+	resp.Compress = false
+	resp.Question = req.Question
+	resp.Answer, resp.Ns, resp.Extra = nil, nil, nil
+	var qtype uint16
+	if len(req.Question) > 0 {
+		qtype = req.Question[0].Qtype
+	}
+
+	rcode, opt := s.decide(w, req, proto, src)
+	resp.Rcode = rcode
+	resp.Answer, resp.Ns, resp.Extra = w.res.Answer, w.res.Ns, w.res.Extra
+	resp.Authoritative = w.res.Authoritative && (rcode == dns.RcodeSuccess || rcode == dns.RcodeNameError)
+
+	limit := dns.MaxMsgSize
+	if proto == protoUDP {
+		limit = dns.MinMsgSize
+		if opt != nil {
+			limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), s.udpSize)
+		}
+	}
+	if opt != nil {
+		resp.Extra = append(resp.Extra, s.responseOPT(w, opt, rcode))
+		if rcode > 0xF {
+			resp.Rcode = rcode & 0xF // the high bits travel in the OPT
+		}
+	}
+	out, err := resp.PackBuffer(w.buf)
+	if err == nil && len(out) > limit {
+		// Too large for the client's UDP buffer: RFC 1035 §4.2.1 and RFC
+		// 6891 §7 ask for TC=1 and the client retries over TCP.
+		resp.Truncate(limit)
+		s.metrics.truncated.Inc()
+		out, err = resp.PackBuffer(w.buf)
+	}
+	if err != nil {
+		s.log.Debug().Err(err).Msg("pack failed")
+		resp.Answer, resp.Ns, resp.Extra = nil, nil, nil
+		resp.Rcode = dns.RcodeServerFailure
+		rcode = dns.RcodeServerFailure
+		if out, err = resp.PackBuffer(w.buf); err != nil {
+			return nil
+		}
+	}
+	s.metrics.observe(proto, qtype, rcode, start)
+	return out
+}
+
+// decide fills w.res and returns the rcode (possibly extended) and the
+// client's OPT record, if it sent one.
+func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int, *dns.OPT) {
+	w.res.Reset()
+	if req.Opcode != dns.OpcodeQuery {
+		return dns.RcodeNotImplemented, nil
+	}
+	opt, bad := findOPT(req)
+	if bad {
+		return dns.RcodeFormatError, nil
+	}
+	if len(req.Question) != 1 || len(req.Answer) > 0 || len(req.Ns) > 0 {
+		return dns.RcodeFormatError, opt
+	}
+	if opt != nil && opt.Version() != 0 {
+		return dns.RcodeBadVers, opt // RFC 6891 §6.1.3
+	}
+	q := req.Question[0]
+	switch q.Qclass {
+	case dns.ClassINET:
+	case dns.ClassCHAOS:
+		return s.chaos(w, q), opt
+	default:
+		return dns.RcodeRefused, opt
+	}
+	switch q.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// Zone transfers are not served: secondaries are other gtm nodes
+		// sharing the store.
+		return dns.RcodeRefused, opt
+	case dns.TypeOPT:
+		return dns.RcodeFormatError, opt
+	}
+	snap := s.source.Snapshot()
+	if snap == nil {
+		return dns.RcodeServerFailure, opt
+	}
+	w.q = routing.Query{Name: q.Name, Type: q.Qtype, Client: src, Rand: rand.Uint64()}
+	snap.Lookup(&w.q, &w.res)
+	return w.res.Rcode, opt
+}
+
+// findOPT returns the query's OPT record; bad is true for a malformed
+// EDNS0 section (RFC 6891 §6.1.1: more than one OPT, or not at the root).
+func findOPT(req *dns.Msg) (opt *dns.OPT, bad bool) {
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				return nil, true
+			}
+			opt = o
+		}
+	}
+	for _, sec := range [][]dns.RR{req.Answer, req.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return nil, true
+			}
+		}
+	}
+	return opt, false
+}
+
+// responseOPT is our OPT record: our UDP size, the DO bit copied (RFC 3225
+// §3), NSID when asked (RFC 5001), extended rcode bits.
+func (s *Server) responseOPT(w *worker, req *dns.OPT, rcode int) *dns.OPT {
+	o := &w.opt
+	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: uint16(s.udpSize)}
+	o.Option = o.Option[:0]
+	o.SetDo(req.Do())
+	if rcode > 0xF {
+		o.SetExtendedRcode(uint16(rcode))
+	}
+	for _, e := range req.Option {
+		if e.Option() == dns.EDNS0NSID && s.nsid != nil {
+			o.Option = append(o.Option, s.nsid)
+		}
+	}
+	return o
+}
+
+// chaos answers CHAOS-class TXT queries that identify the server.
+func (s *Server) chaos(w *worker, q dns.Question) int {
+	if q.Qtype != dns.TypeTXT {
+		return dns.RcodeRefused
+	}
+	var txt string
+	switch strings.ToLower(q.Name) {
+	case "id.server.", "hostname.bind.":
+		txt = s.nodeID
+	case "version.bind.", "version.server.":
+		if s.version == "" {
+			return dns.RcodeRefused
+		}
+		txt = s.version
+	default:
+		return dns.RcodeRefused
+	}
+	w.res.Authoritative = true
+	w.res.Answer = append(w.res.Answer, &dns.TXT{
+		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{txt},
+	})
+	return dns.RcodeSuccess
+}

@@ -1,0 +1,124 @@
+package dnsserver
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric labels are bounded: a fixed list of query types (others are
+// "other") and rcodes, so a scan of random types cannot blow up series.
+var metricQtypes = []uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeNS, dns.TypeSOA,
+	dns.TypeTXT, dns.TypeSRV, dns.TypePTR, dns.TypeCAA, dns.TypeHTTPS, dns.TypeSVCB,
+	dns.TypeANY, dns.TypeDS, dns.TypeDNSKEY, dns.TypeAXFR, dns.TypeIXFR,
+}
+
+var metricRcodes = []int{
+	dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError,
+	dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeBadVers,
+}
+
+const (
+	protoUDP = iota
+	protoTCP
+	nProto
+)
+
+var protoNames = [nProto]string{"udp", "tcp"}
+
+// Metrics are the DNS server's Prometheus series. Counters are resolved to
+// plain prometheus.Counter values at start, so a query costs an atomic add,
+// not a label lookup.
+type Metrics struct {
+	queries   [nProto][]prometheus.Counter // [proto][qtypeIdx*nRcode+rcodeIdx]
+	duration  [nProto]prometheus.Observer
+	qtypeIdx  [512]uint8 // for types < 512; index len(metricQtypes) is "other"
+	truncated prometheus.Counter
+	dropped   *prometheus.CounterVec
+	panics    prometheus.Counter
+}
+
+// NewMetrics registers the DNS metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{}
+	queries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "queries_total",
+		Help: "DNS queries answered, by query type, response code and protocol.",
+	}, []string{"qtype", "rcode", "proto"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "response_seconds",
+		Help:    "Time from a query read to its response written.",
+		Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025},
+	}, []string{"proto"})
+	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "truncated_total",
+		Help: "UDP responses truncated (TC=1) because they exceeded the client's UDP size.",
+	})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "dropped_total",
+		Help: "Packets dropped without an answer, by reason.",
+	}, []string{"reason"})
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "panics_total",
+		Help: "Queries that hit a bug and were answered SERVFAIL.",
+	})
+	if reg != nil {
+		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics)
+	}
+	for i := range m.qtypeIdx {
+		m.qtypeIdx[i] = uint8(len(metricQtypes))
+	}
+	for i, t := range metricQtypes {
+		if t < 512 {
+			m.qtypeIdx[t] = uint8(i)
+		}
+	}
+	for p := range nProto {
+		m.duration[p] = duration.WithLabelValues(protoNames[p])
+		m.queries[p] = make([]prometheus.Counter, (len(metricQtypes)+1)*(len(metricRcodes)+1))
+		for ti := 0; ti <= len(metricQtypes); ti++ {
+			tname := "other"
+			if ti < len(metricQtypes) {
+				tname = dns.TypeToString[metricQtypes[ti]]
+			}
+			for ri := 0; ri <= len(metricRcodes); ri++ {
+				rname := "other"
+				if ri < len(metricRcodes) {
+					rname = dns.RcodeToString[metricRcodes[ri]]
+				}
+				m.queries[p][ti*(len(metricRcodes)+1)+ri] = queries.WithLabelValues(tname, rname, protoNames[p])
+			}
+		}
+	}
+	for _, r := range []string{"short", "response", "oversize"} {
+		m.dropped.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *Metrics) observe(proto int, qtype uint16, rcode int, start time.Time) {
+	ti := len(metricQtypes)
+	if qtype < 512 {
+		ti = int(m.qtypeIdx[qtype])
+	}
+	ri := len(metricRcodes)
+	for i, r := range metricRcodes {
+		if r == rcode {
+			ri = i
+			break
+		}
+	}
+	m.queries[proto][ti*(len(metricRcodes)+1)+ri].Inc()
+	m.duration[proto].Observe(time.Since(start).Seconds())
+}
+
+// rcodeLabel is for tests and logs.
+func rcodeLabel(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return strconv.Itoa(rc)
+}

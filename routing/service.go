@@ -1,0 +1,182 @@
+package routing
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/gtm-project/gtm/zones"
+	"github.com/miekg/dns"
+)
+
+// service is a traffic-managed name with its answers precomputed for the
+// health this snapshot was built with, so that answering is a pick among
+// ready-made slices.
+type service struct {
+	cfg *zones.Service
+	fam [2]family // [0] A, [1] AAAA
+}
+
+// family holds the answers of one address family.
+type family struct {
+	// groups are the candidate sets in preference order: regions for the
+	// latency and geo policies, priorities for failover, one group for
+	// weighted. Empty groups are left out.
+	groups []group
+	// failedOpen says no endpoint was usable and every one is answered.
+	failedOpen bool
+}
+
+type group struct {
+	key string // region name, or priority
+	eps []*zones.Endpoint
+	// rots[i] is the answer starting at endpoint i: up to `answers`
+	// records, spread over availability zones, so rotating i rotates the
+	// answer without allocating.
+	rots [][]dns.RR
+	// cum holds cumulative weights for the weighted policy.
+	cum   []uint64
+	total uint64
+}
+
+func buildService(cfg *zones.Service, h Health, regionOrder []string) *service {
+	s := &service{cfg: cfg}
+	for f := range s.fam {
+		var eps []*zones.Endpoint
+		for _, e := range cfg.Endpoints {
+			if e.Addr.Is4() == (f == 0) && e.Addr.IsValid() {
+				eps = append(eps, e)
+			}
+		}
+		usable := eps[:0:0]
+		for _, e := range eps {
+			if h == nil || h.Usable(cfg.Name, e.Name) {
+				usable = append(usable, e)
+			}
+		}
+		fam := &s.fam[f]
+		if len(usable) == 0 && len(eps) > 0 && cfg.FailsOpen() {
+			// Fail open: answering every endpoint beats answering none when
+			// our view of health may be what is broken.
+			usable, fam.failedOpen = eps, true
+		}
+		fam.groups = groupEndpoints(cfg, usable, regionOrder)
+	}
+	return s
+}
+
+func groupEndpoints(cfg *zones.Service, eps []*zones.Endpoint, regionOrder []string) []group {
+	var groups []group
+	switch cfg.Policy {
+	case "weighted":
+		if len(eps) > 0 {
+			groups = append(groups, newGroup(cfg, "all", eps))
+		}
+	case "failover":
+		byPrio := map[int][]*zones.Endpoint{}
+		var prios []int
+		for _, e := range eps {
+			if _, ok := byPrio[e.Priority]; !ok {
+				prios = append(prios, e.Priority)
+			}
+			byPrio[e.Priority] = append(byPrio[e.Priority], e)
+		}
+		sort.Ints(prios)
+		for _, p := range prios {
+			groups = append(groups, newGroup(cfg, strconv.Itoa(p), byPrio[p]))
+		}
+	default: // latency, geo: by region
+		byRegion := map[string][]*zones.Endpoint{}
+		for _, e := range eps {
+			byRegion[e.Region] = append(byRegion[e.Region], e)
+		}
+		for _, r := range regionOrder {
+			if len(byRegion[r]) > 0 {
+				groups = append(groups, newGroup(cfg, r, byRegion[r]))
+			}
+		}
+	}
+	return groups
+}
+
+func newGroup(cfg *zones.Service, key string, eps []*zones.Endpoint) group {
+	eps = spreadZones(eps)
+	g := group{key: key, eps: eps}
+	rrs := make([]dns.RR, len(eps))
+	for i, e := range eps {
+		rrs[i] = addrRR(cfg.Name, cfg.TTL, e)
+	}
+	n := min(cfg.Answers, len(eps))
+	g.rots = make([][]dns.RR, len(eps))
+	for i := range eps {
+		rot := make([]dns.RR, n)
+		for j := range n {
+			rot[j] = rrs[(i+j)%len(eps)]
+		}
+		g.rots[i] = rot
+	}
+	g.cum = make([]uint64, len(eps))
+	for i, e := range eps {
+		g.total += uint64(e.EffectiveWeight())
+		g.cum[i] = g.total
+	}
+	if g.total == 0 {
+		// Only weight-0 endpoints are left: share the load evenly rather
+		// than answer nothing.
+		for i := range g.cum {
+			g.cum[i] = uint64(i + 1)
+		}
+		g.total = uint64(len(eps))
+	}
+	return g
+}
+
+// spreadZones orders endpoints so consecutive ones sit in different
+// availability zones: a multi-record answer then spans zones.
+func spreadZones(eps []*zones.Endpoint) []*zones.Endpoint {
+	byZone := map[string][]*zones.Endpoint{}
+	var order []string
+	for _, e := range eps {
+		if _, ok := byZone[e.Zone]; !ok {
+			order = append(order, e.Zone)
+		}
+		byZone[e.Zone] = append(byZone[e.Zone], e)
+	}
+	sort.Strings(order)
+	out := make([]*zones.Endpoint, 0, len(eps))
+	for i := 0; len(out) < len(eps); i++ {
+		for _, z := range order {
+			if i < len(byZone[z]) {
+				out = append(out, byZone[z][i])
+			}
+		}
+	}
+	return out
+}
+
+func addrRR(name string, ttl uint32, e *zones.Endpoint) dns.RR {
+	if e.Addr.Is4() {
+		a := e.Addr.As4()
+		return &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: a[:]}
+	}
+	a := e.Addr.As16()
+	return &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: a[:]}
+}
+
+// pick returns the answer for one query: the first group in preference
+// order, rotated (or weighted) by rnd.
+func (s *service) pick(qtype uint16, rnd uint64) (rrs []dns.RR, g *group) {
+	f := &s.fam[0]
+	if qtype == dns.TypeAAAA {
+		f = &s.fam[1]
+	}
+	if len(f.groups) == 0 {
+		return nil, nil
+	}
+	g = &f.groups[0]
+	if s.cfg.Policy == "weighted" {
+		r := rnd % g.total
+		i := sort.Search(len(g.cum), func(i int) bool { return g.cum[i] > r })
+		return g.rots[i], g
+	}
+	return g.rots[rnd%uint64(len(g.rots))], g
+}

@@ -1,0 +1,250 @@
+// Package routing is gtm's pure decision: given an immutable Snapshot (zones,
+// services and their health) and a question, it produces the answer. It does
+// no I/O, takes no locks and, on the common paths, allocates nothing: the
+// caller passes a Result whose slices are reused across queries.
+package routing
+
+import (
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gtm-project/gtm/zones"
+	"github.com/miekg/dns"
+)
+
+// Health tells which endpoints may be answered. *health.Status satisfies it;
+// a nil Health means every endpoint is usable.
+type Health interface {
+	Usable(service, endpoint string) bool
+}
+
+// Snapshot is everything needed to answer, built once and then only read,
+// by any number of goroutines at once.
+type Snapshot struct {
+	// Version identifies the configuration and health this was built from.
+	Version uint64
+	// Set is the configuration it was built from.
+	Set *zones.Set
+
+	zones map[string]*zone // by canonical origin
+	// maxOrigin is the most labels of any origin, to bound the zone search.
+	regionOrder []string
+}
+
+type zone struct {
+	origin string
+	// neg is the SOA for negative answers, with the TTL RFC 2308 §5 asks
+	// for: min(SOA TTL, SOA MINIMUM).
+	neg     []dns.RR
+	soa     []dns.RR
+	nodes   map[string]*node
+	hasCuts bool
+}
+
+// node is one owner name. A node with no rrsets and no service is an empty
+// non-terminal: it exists (NODATA, not NXDOMAIN) and blocks wildcards
+// beneath it (RFC 4592 §2.2.2).
+type node struct {
+	name    string
+	rrsets  []*rrset
+	cname   *rrset
+	cut     *rrset // NS below the apex: a delegation
+	wild    *node  // the "*" child, if any
+	service *service
+}
+
+type rrset struct {
+	typ uint16
+	rrs []dns.RR
+	// extra is additional-section data (RFC 1035 §3.3): addresses of the
+	// NS, MX and SRV targets we hold, or glue for a referral.
+	extra []dns.RR
+}
+
+func (n *node) get(t uint16) *rrset {
+	for _, s := range n.rrsets {
+		if s.typ == t {
+			return s
+		}
+	}
+	return nil
+}
+
+// Build makes a Snapshot from a validated configuration and the health of
+// its endpoints (nil: all usable).
+func Build(set *zones.Set, h Health, version uint64) *Snapshot {
+	s := &Snapshot{
+		Version:     version,
+		Set:         set,
+		zones:       make(map[string]*zone, len(set.Zones)),
+		regionOrder: set.Config.RegionOrder(),
+	}
+	for _, zz := range set.Zones {
+		s.zones[zz.Origin] = buildZone(zz)
+	}
+	for _, svc := range set.Config.Services {
+		z := s.findZone(svc.Name)
+		if z == nil {
+			continue // NewSet refuses this; be safe anyway
+		}
+		n := z.ensure(svc.Name)
+		n.service = buildService(svc, h, s.regionOrder)
+	}
+	for _, z := range s.zones {
+		z.link(s)
+	}
+	return s
+}
+
+func buildZone(zz *zones.Zone) *zone {
+	z := &zone{origin: zz.Origin, nodes: map[string]*node{}}
+	seen := map[string]bool{}
+	for _, rr := range zz.Records {
+		key := rr.String()
+		if seen[key] {
+			continue // duplicate records collapse, as RFC 2181 §5 asks
+		}
+		seen[key] = true
+		h := rr.Header()
+		n := z.ensure(h.Name)
+		set := n.get(h.Rrtype)
+		if set == nil {
+			set = &rrset{typ: h.Rrtype}
+			n.rrsets = append(n.rrsets, set)
+		}
+		set.rrs = append(set.rrs, rr)
+	}
+	for _, n := range z.nodes {
+		// RFC 2181 §5.2: all records of an RRset share one TTL; use the lowest.
+		for _, set := range n.rrsets {
+			minTTL := set.rrs[0].Header().Ttl
+			for _, rr := range set.rrs {
+				minTTL = min(minTTL, rr.Header().Ttl)
+			}
+			for _, rr := range set.rrs {
+				rr.Header().Ttl = minTTL
+			}
+		}
+		sort.Slice(n.rrsets, func(i, j int) bool { return n.rrsets[i].typ < n.rrsets[j].typ })
+		n.cname = n.get(dns.TypeCNAME)
+		if ns := n.get(dns.TypeNS); ns != nil && n.name != z.origin {
+			n.cut = ns
+			z.hasCuts = true
+		}
+	}
+	soa := dns.Copy(zz.SOA).(*dns.SOA)
+	z.soa = []dns.RR{soa}
+	neg := dns.Copy(zz.SOA).(*dns.SOA)
+	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
+	z.neg = []dns.RR{neg}
+	return z
+}
+
+// ensure returns the node for name, creating it and every empty
+// non-terminal between it and the apex.
+func (z *zone) ensure(name string) *node {
+	if n, ok := z.nodes[name]; ok {
+		return n
+	}
+	n := &node{name: name}
+	z.nodes[name] = n
+	for p := name; p != z.origin; {
+		i := strings.IndexByte(p, '.')
+		if i < 0 || i+1 >= len(p) {
+			break
+		}
+		p = p[i+1:]
+		if _, ok := z.nodes[p]; ok {
+			break
+		}
+		z.nodes[p] = &node{name: p}
+	}
+	return n
+}
+
+// link fills wildcard pointers and additional-section data once all zones
+// are built.
+func (z *zone) link(s *Snapshot) {
+	for name, n := range z.nodes {
+		if strings.HasPrefix(name, "*.") {
+			if parent, ok := z.nodes[name[2:]]; ok {
+				parent.wild = n
+			}
+		}
+		for _, set := range n.rrsets {
+			switch set.typ {
+			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+				set.extra = s.addresses(set.rrs)
+			}
+		}
+	}
+}
+
+// addresses returns the A and AAAA records we hold for the targets of NS,
+// MX and SRV records, glue below a delegation included.
+func (s *Snapshot) addresses(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		var target string
+		switch rr := rr.(type) {
+		case *dns.NS:
+			target = rr.Ns
+		case *dns.MX:
+			target = rr.Mx
+		case *dns.SRV:
+			target = rr.Target
+		}
+		target = strings.ToLower(target)
+		z := s.findZone(target)
+		if z == nil {
+			continue
+		}
+		n, ok := z.nodes[target]
+		if !ok {
+			continue
+		}
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if set := n.get(t); set != nil {
+				out = append(out, set.rrs...)
+			}
+		}
+	}
+	return out
+}
+
+// findZone returns the most specific zone holding name (canonical).
+func (s *Snapshot) findZone(name string) *zone {
+	for i := 0; ; {
+		if z, ok := s.zones[name[i:]]; ok {
+			return z
+		}
+		j := strings.IndexByte(name[i:], '.')
+		if j < 0 || i+j+1 >= len(name) {
+			return nil
+		}
+		i += j + 1
+	}
+}
+
+// Zones lists the origins served.
+func (s *Snapshot) Zones() []string {
+	out := make([]string, 0, len(s.zones))
+	for o := range s.zones {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Holder publishes the current Snapshot to readers through an atomic
+// pointer: readers never wait, writers swap whole snapshots.
+type Holder struct {
+	p atomic.Pointer[Snapshot]
+}
+
+// Snapshot returns the current snapshot (nil before the first Store).
+func (h *Holder) Snapshot() *Snapshot { return h.p.Load() }
+
+// Store publishes s.
+func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }

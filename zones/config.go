@@ -1,0 +1,225 @@
+// Package zones owns gtm's configuration model: the YAML config file, RFC
+// 1035 master files, traffic-managed services, and their validation. Every
+// error it reports names the file and line (and the config path) it is about.
+//
+// It knows nothing of Redis, probes or sockets: it turns files into a
+// validated, immutable Set that the rest of gtm serves.
+package zones
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the whole gtm configuration file. Zero values are filled with
+// documented defaults by ApplyDefaults before validation.
+type Config struct {
+	Node     Node              `yaml:"node"`
+	DNS      DNS               `yaml:"dns"`
+	API      API               `yaml:"api"`
+	State    State             `yaml:"state"`
+	Geo      Geo               `yaml:"geo"`
+	Regions  map[string]Region `yaml:"regions"`
+	Zones    []ZoneRef         `yaml:"zones"`
+	Services []*Service        `yaml:"services"`
+	Prober   Prober            `yaml:"prober"`
+
+	// path is the file the config was read from; relative zone files are
+	// resolved against its directory.
+	path string
+	// lines maps a config path ("services[1].endpoints[0].address") to the
+	// line it was written on, for error messages.
+	lines map[string]int
+}
+
+// Node identifies this gtm process.
+type Node struct {
+	// Region is the region this node (and its in-process prober) sits in.
+	Region string `yaml:"region"`
+	// ID names the node in NSID, CHAOS id.server and metrics. Default: the
+	// host name.
+	ID string `yaml:"id"`
+}
+
+// DNS configures the DNS listeners.
+type DNS struct {
+	// Listen is a list of host:port; each gets UDP and TCP. Default [":53"].
+	Listen []string `yaml:"listen"`
+	// NSID is returned for RFC 5001 NSID requests. Default: node.id.
+	NSID string `yaml:"nsid"`
+	// UDPSize is the EDNS0 UDP payload size we advertise and the largest
+	// UDP response we send. Default 1232 (DNS flag day 2020).
+	UDPSize int `yaml:"udp_size"`
+	// Version is the answer to CHAOS TXT version.bind; empty refuses it.
+	Version string `yaml:"version"`
+	// Workers is the number of UDP sockets (SO_REUSEPORT) per listen
+	// address. Default: the number of CPUs.
+	Workers int `yaml:"workers"`
+	// ECS bounds the EDNS Client Subnet source prefixes honoured.
+	ECS ECS `yaml:"ecs"`
+}
+
+// ECS configures EDNS Client Subnet handling (RFC 7871).
+type ECS struct {
+	// MaxPrefixV4 is the longest IPv4 source prefix used. Default 24.
+	MaxPrefixV4 int `yaml:"max_prefix_v4"`
+	// MaxPrefixV6 is the longest IPv6 source prefix used. Default 56.
+	MaxPrefixV6 int `yaml:"max_prefix_v6"`
+}
+
+// API configures the HTTP listener for metrics, health and the API.
+type API struct {
+	// Listen is host:port. Default "127.0.0.1:8053".
+	Listen string `yaml:"listen"`
+	// TokenFile holds bearer tokens for state-changing calls.
+	TokenFile string `yaml:"token_file"`
+}
+
+// State configures where shared state lives.
+type State struct {
+	// Backend is "memory" (default, single node) or "redis".
+	Backend string `yaml:"backend"`
+	Redis   Redis  `yaml:"redis"`
+	// SnapshotPath is where the last-known-good snapshot is kept on disk.
+	SnapshotPath string `yaml:"snapshot_path"`
+	// StaleAfter is how long health learnt from the store may be served
+	// after the store went away; 0 means forever.
+	StaleAfter Duration `yaml:"stale_after"`
+	// StaleAction is what happens after StaleAfter: "keep" or "fail_open".
+	StaleAction string `yaml:"stale_action"`
+}
+
+// Redis configures the Redis backend (go-redis UniversalClient: one address
+// is standalone, several a Cluster, MasterName selects Sentinel).
+type Redis struct {
+	Addrs        []string `yaml:"addrs"`
+	MasterName   string   `yaml:"master_name"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	DB           int      `yaml:"db"`
+	TLS          bool     `yaml:"tls"`
+	// Prefix is prepended to every key. Default "gtm".
+	Prefix string `yaml:"prefix"`
+}
+
+// Geo configures client location.
+type Geo struct {
+	// Database is a GeoIP2/GeoLite2/DB-IP City or Country MMDB.
+	Database string `yaml:"database"`
+	// ASNDatabase is an optional ASN MMDB.
+	ASNDatabase string `yaml:"asn_database"`
+}
+
+// Region is a location endpoints and probers live in.
+type Region struct {
+	Lat float64 `yaml:"lat"`
+	Lon float64 `yaml:"lon"`
+}
+
+// ZoneRef names a zone and the master file it is loaded from.
+type ZoneRef struct {
+	Origin string `yaml:"origin"`
+	// File is relative to the config file's directory.
+	File string `yaml:"file"`
+}
+
+// Prober configures the in-process prober of `gtm serve` and `gtm probe`.
+type Prober struct {
+	// Enabled runs a prober in `gtm serve`. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Concurrency bounds probes in flight. Default 1000.
+	Concurrency int `yaml:"concurrency"`
+	// ICMP selects raw ("privileged"), "unprivileged" (UDP ping) or "auto".
+	ICMP string `yaml:"icmp"`
+	// ControlTargets are host:port addresses (TCP) this prober must reach to
+	// trust its own vantage point; when they all fail it is impaired.
+	ControlTargets []string `yaml:"control_targets"`
+}
+
+// ProberEnabled reports whether the in-process prober runs.
+func (p Prober) ProberEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Service is a traffic-managed name: a pool of endpoints answered by policy.
+type Service struct {
+	Name string `yaml:"name"`
+	// TTL of the answers. Default 30.
+	TTL uint32 `yaml:"ttl"`
+	// Policy is latency | geo | failover | weighted. Default latency.
+	Policy string `yaml:"policy"`
+	// Answers is how many endpoints an answer holds. Default 1.
+	Answers int `yaml:"answers"`
+	// FailOpen answers every endpoint when all are down. Default true.
+	FailOpen *bool `yaml:"fail_open"`
+	// Check is how the endpoints are probed; nil means static (always up).
+	Check     *Check      `yaml:"check"`
+	Endpoints []*Endpoint `yaml:"endpoints"`
+}
+
+// FailsOpen reports whether an all-down service answers every endpoint.
+func (s *Service) FailsOpen() bool { return s.FailOpen == nil || *s.FailOpen }
+
+// Endpoint is one address of a service, in a region and availability zone.
+type Endpoint struct {
+	Name    string `yaml:"name"`
+	Region  string `yaml:"region"`
+	Zone    string `yaml:"zone"`
+	Address string `yaml:"address"`
+	// Weight for the weighted policy. Default 1; 0 never answers unless all
+	// others are down.
+	Weight *int `yaml:"weight"`
+	// Priority for the failover policy: lowest wins. Default 0.
+	Priority int `yaml:"priority"`
+
+	// Addr is Address parsed; set by validation.
+	Addr netip.Addr `yaml:"-"`
+}
+
+// EffectiveWeight is the endpoint's weight with its default applied.
+func (e *Endpoint) EffectiveWeight() int {
+	if e.Weight == nil {
+		return 1
+	}
+	return *e.Weight
+}
+
+// Check describes how a service's endpoints are probed.
+type Check struct {
+	// Type is icmp | tcp | http | https.
+	Type string `yaml:"type"`
+	// Port to connect to (tcp, http, https). Defaults: 80 http, 443 https.
+	Port int `yaml:"port"`
+	// TLS turns an http check into https.
+	TLS    bool   `yaml:"tls"`
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	// Host is the HTTP Host header; default the endpoint address.
+	Host string `yaml:"host"`
+	// SNI is the TLS server name; default Host.
+	SNI string `yaml:"sni"`
+	// InsecureSkipVerify disables TLS certificate verification.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Expect lists accepted status codes or ranges ("200-399"). Default 200-399.
+	Expect []string `yaml:"expect"`
+	// Body, when set, must appear in the response body.
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+	// Interval between probes. Default 5s, minimum 1s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one probe. Default 2s; must be below the interval.
+	Timeout Duration `yaml:"timeout"`
+	// Jitter spreads probes; default 10% of the interval.
+	Jitter Duration `yaml:"jitter"`
+	// Rise successes bring an endpoint up. Default 2.
+	Rise int `yaml:"rise"`
+	// Fall failures take it down. Default 3; minimum 2 at a 1s interval.
+	Fall int `yaml:"fall"`
+}
+
+// Duration is a time.Duration written as "5s", "200ms" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }

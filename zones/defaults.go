@@ -1,0 +1,142 @@
+package zones
+
+import (
+	"os"
+	"runtime"
+	"time"
+)
+
+// Defaults for durations and thresholds. Route 53 and Azure Traffic Manager
+// cannot probe faster than every 10s; 5s with fall 3 notices a dead endpoint
+// in about 15s, and 1s with fall 2 in about 2s where that matters.
+const (
+	DefaultUDPSize       = 1232 // DNS flag day 2020: fits every path MTU seen in practice
+	DefaultTTL           = 30
+	DefaultInterval      = 5 * time.Second
+	DefaultTimeout       = 2 * time.Second
+	DefaultRise          = 2
+	DefaultFall          = 3
+	MinInterval          = time.Second
+	DefaultConcurrency   = 1000
+	DefaultAPIListen     = "127.0.0.1:8053"
+	DefaultDNSListen     = ":53"
+	DefaultECSMaxV4      = 24
+	DefaultECSMaxV6      = 56
+	DefaultPolicy        = "latency"
+	DefaultRedisPrefix   = "gtm"
+	DefaultStaleAction   = "keep"
+	DefaultStateBackend  = "memory"
+	DefaultICMPMode      = "auto"
+	DefaultServiceAnswer = 1
+)
+
+// ApplyDefaults fills every unset key with its documented default.
+func (c *Config) ApplyDefaults() {
+	if c.Node.ID == "" {
+		c.Node.ID, _ = os.Hostname()
+		if c.Node.ID == "" {
+			c.Node.ID = "gtm"
+		}
+	}
+	if len(c.DNS.Listen) == 0 {
+		c.DNS.Listen = []string{DefaultDNSListen}
+	}
+	if c.DNS.NSID == "" {
+		c.DNS.NSID = c.Node.ID
+	}
+	if c.DNS.UDPSize == 0 {
+		c.DNS.UDPSize = DefaultUDPSize
+	}
+	if c.DNS.Workers == 0 {
+		c.DNS.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.DNS.ECS.MaxPrefixV4 == 0 {
+		c.DNS.ECS.MaxPrefixV4 = DefaultECSMaxV4
+	}
+	if c.DNS.ECS.MaxPrefixV6 == 0 {
+		c.DNS.ECS.MaxPrefixV6 = DefaultECSMaxV6
+	}
+	if c.API.Listen == "" {
+		c.API.Listen = DefaultAPIListen
+	}
+	if c.State.Backend == "" {
+		c.State.Backend = DefaultStateBackend
+	}
+	if c.State.StaleAction == "" {
+		c.State.StaleAction = DefaultStaleAction
+	}
+	if c.State.Redis.Prefix == "" {
+		c.State.Redis.Prefix = DefaultRedisPrefix
+	}
+	if c.Prober.Concurrency == 0 {
+		c.Prober.Concurrency = DefaultConcurrency
+	}
+	if c.Prober.ICMP == "" {
+		c.Prober.ICMP = DefaultICMPMode
+	}
+	for _, s := range c.Services {
+		if s == nil {
+			continue
+		}
+		s.Name = canonical(s.Name)
+		if s.TTL == 0 {
+			s.TTL = DefaultTTL
+		}
+		if s.Policy == "" {
+			s.Policy = DefaultPolicy
+		}
+		if s.Answers == 0 {
+			s.Answers = DefaultServiceAnswer
+		}
+		if s.Check != nil {
+			s.Check.applyDefaults()
+		}
+	}
+	for i := range c.Zones {
+		c.Zones[i].Origin = canonical(c.Zones[i].Origin)
+	}
+}
+
+func (ch *Check) applyDefaults() {
+	if ch.Type == "http" && ch.TLS {
+		ch.Type = "https"
+	}
+	if ch.Type == "https" {
+		ch.TLS = true
+	}
+	if ch.Port == 0 {
+		switch ch.Type {
+		case "http":
+			ch.Port = 80
+		case "https":
+			ch.Port = 443
+		}
+	}
+	if ch.Method == "" && (ch.Type == "http" || ch.Type == "https") {
+		ch.Method = "GET"
+	}
+	if ch.Path == "" && (ch.Type == "http" || ch.Type == "https") {
+		ch.Path = "/"
+	}
+	if len(ch.Expect) == 0 && (ch.Type == "http" || ch.Type == "https") {
+		ch.Expect = []string{"200-399"}
+	}
+	if ch.Interval == 0 {
+		ch.Interval = Duration(DefaultInterval)
+	}
+	if ch.Timeout == 0 {
+		ch.Timeout = Duration(DefaultTimeout)
+		if ch.Timeout >= ch.Interval {
+			ch.Timeout = ch.Interval * 8 / 10
+		}
+	}
+	if ch.Jitter == 0 {
+		ch.Jitter = ch.Interval / 10
+	}
+	if ch.Rise == 0 {
+		ch.Rise = DefaultRise
+	}
+	if ch.Fall == 0 {
+		ch.Fall = DefaultFall
+	}
+}
