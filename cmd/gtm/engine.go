@@ -76,8 +76,8 @@ func (e *engine) reload(path, trigger string) bool {
 	set, err := zones.Load(path)
 	if err != nil {
 		e.reloadErrors.Inc()
-		e.log.Error().Str("trigger", trigger).Msg("reload refused; the previous configuration keeps serving")
 		logConfigErrors(e.log, err)
+		e.log.Error().Str("trigger", trigger).Msg("reload refused; the previous configuration keeps serving")
 		return false
 	}
 	e.setConfig(set)
