@@ -30,6 +30,9 @@ type Config struct {
 	// lines maps a config path ("services[1].endpoints[0].address") to the
 	// line it was written on, for error messages.
 	lines map[string]int
+	// regionOrder lists the regions as written, which lines alone cannot
+	// tell when several share a line (a flow mapping).
+	regionOrder []string
 }
 
 // Node identifies this gtm process.

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/miekg/dns"
 )
@@ -18,20 +19,40 @@ type Set struct {
 // file:line; on error nothing is returned, so the caller keeps serving what
 // it had.
 func Load(path string) (*Set, error) {
-	cfg, err := LoadConfig(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, ErrorList{{File: path, Msg: err.Error()}}
 	}
-	var errs ErrorList
+	cfg, errs := parseConfig(path, data)
+	if cfg == nil {
+		return nil, errs.Err()
+	}
+	// The zone files are read even when the config has errors, so that one
+	// run of `gtm check` names them all; entries the config validation
+	// already rejected are skipped rather than reported twice.
 	var zs []*Zone
-	for _, ref := range cfg.Zones {
-		z, zerrs := LoadZone(ref.Origin, cfg.Resolve(ref.File))
+	for i, ref := range cfg.Zones {
+		if _, ok := dns.IsDomainName(ref.Origin); !ok || ref.Origin == "." || ref.File == "" {
+			continue
+		}
+		name := cfg.Resolve(ref.File)
+		f, err := os.Open(name)
+		if err != nil {
+			// Point at the config line that names the file: that is what
+			// the operator has to fix.
+			errs = append(errs, cfg.errAt(fmt.Sprintf("zones[%d].file", i), "zone %s: %v", ref.Origin, err))
+			continue
+		}
+		z, zerrs := ParseZone(ref.Origin, name, f)
+		f.Close()
 		errs = append(errs, zerrs...)
 		if z != nil {
 			zs = append(zs, z)
 		}
 	}
 	if len(errs) > 0 {
+		// Services are checked against zones only once both are sound:
+		// against a half-read zone they would report noise.
 		return nil, errs.Err()
 	}
 	return NewSet(cfg, zs)

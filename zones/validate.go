@@ -26,7 +26,8 @@ func (c *Config) Validate() ErrorList {
 	var errs ErrorList
 	add := func(path, format string, args ...any) { errs = append(errs, c.errAt(path, format, args...)) }
 
-	for name, r := range c.Regions {
+	for _, name := range c.RegionOrder() { // written order: errors come out the same every run
+		r := c.Regions[name]
 		p := "regions." + name
 		if r.Lat < -90 || r.Lat > 90 {
 			add(p+".lat", "latitude %v is outside -90..90", r.Lat)
@@ -164,7 +165,9 @@ func (c *Config) validateService(p string, s *Service) ErrorList {
 			add(ep+".name", "duplicate endpoint name %q (also at endpoints[%d])", e.Name, k)
 		}
 		seen[e.Name] = j
-		if a, err := netip.ParseAddr(e.Address); err != nil {
+		if e.Address == "" {
+			add(ep+".address", "an endpoint needs an address")
+		} else if a, err := netip.ParseAddr(e.Address); err != nil {
 			add(ep+".address", "%q is not an IP address", e.Address)
 		} else if a.Zone() != "" {
 			add(ep+".address", "%q: an IPv6 zone cannot be answered in DNS", e.Address)

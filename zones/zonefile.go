@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,32 +40,45 @@ func LoadZone(origin, file string) (*Zone, ErrorList) {
 }
 
 // ParseZone reads a master file from r. file names it in errors and anchors
-// $INCLUDE. Every problem is returned, each at its line.
+// $INCLUDE. Every problem is returned, each at its line, in line order.
+//
+// $INCLUDE may name any file the process can read, so r must come from an
+// operator (a file on disk), never from a network client: miekg/dns quotes
+// the offending text of an included file in its errors.
 func ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
 	origin = canonical(origin)
+	// The whole text is kept so each record can be placed on the line it
+	// starts on (see posTracker); zone files are small beside memory.
+	text, err := io.ReadAll(r)
+	if err != nil {
+		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", origin, err)}}
+	}
 	z := &Zone{Origin: origin, File: file}
-	zp := dns.NewZoneParser(r, origin, file)
+	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
 	zp.SetIncludeAllowed(true)
-	var errs ErrorList
+	pt := &posTracker{file: file, main: text}
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		pos := parserPos(zp, file)
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
 		z.Records = append(z.Records, rr)
-		z.Pos = append(z.Pos, pos)
+		z.Pos = append(z.Pos, pt.pos(zp))
 	}
 	if err := zp.Err(); err != nil {
-		errs = append(errs, parseError(file, err))
-		return nil, errs
+		e := parseError(file, err)
+		if l := errorLine(zp); l > 0 {
+			e.Line = l
+		}
+		return nil, ErrorList{e}
 	}
-	errs = append(errs, z.validate()...)
+	errs := z.validate()
 	if len(errs) > 0 {
+		errs.sort()
 		return nil, errs
 	}
 	return z, nil
 }
 
 // parseError turns a miekg/dns ParseError ("file: dns: msg: "tok" at line:
-// 3:10") into an Error at file:3.
+// 3:10") into an Error at file:3, naming the $INCLUDEd file it is in.
 func parseError(file string, err error) Error {
 	msg := err.Error()
 	e := Error{File: file, Msg: msg}
@@ -74,52 +89,20 @@ func parseError(file string, err error) Error {
 			msg = msg[:i]
 		}
 	}
-	if pe, ok := err.(*dns.ParseError); ok {
-		if f := unexportedString(reflect.ValueOf(pe).Elem(), "file"); f != "" {
+	var pe *dns.ParseError
+	if errors.As(err, &pe) {
+		if f := stringField(reflect.ValueOf(pe).Elem(), "file"); f != "" {
 			e.File = f
 			msg = strings.TrimPrefix(msg, f+": ")
+		}
+		// A wrapped error (an $INCLUDE that cannot be opened) says it all;
+		// the token miekg/dns appends would only repeat the file name.
+		if inner := pe.Unwrap(); inner != nil {
+			msg = inner.Error()
 		}
 	}
 	e.Msg = strings.TrimPrefix(msg, "dns: ")
 	return e
-}
-
-// parserPos reports the file and line the parser last read. miekg/dns does
-// not export a record's position, so it is read from the lexer by
-// reflection; if its shape ever changes we degrade to the file alone.
-func parserPos(zp *dns.ZoneParser, file string) Pos {
-	v := reflect.ValueOf(zp).Elem()
-	for {
-		sub := v.FieldByName("sub")
-		if !sub.IsValid() || sub.IsNil() {
-			break
-		}
-		v = sub.Elem()
-		if f := unexportedString(v, "file"); f != "" {
-			file = f
-		}
-	}
-	c := v.FieldByName("c")
-	if !c.IsValid() || c.IsNil() {
-		return Pos{File: file}
-	}
-	l := c.Elem().FieldByName("l")
-	if !l.IsValid() {
-		return Pos{File: file}
-	}
-	line := l.FieldByName("line")
-	if !line.IsValid() || line.Kind() != reflect.Int {
-		return Pos{File: file}
-	}
-	return Pos{File: file, Line: int(line.Int())}
-}
-
-func unexportedString(v reflect.Value, field string) string {
-	f := v.FieldByName(field)
-	if !f.IsValid() || f.Kind() != reflect.String {
-		return ""
-	}
-	return f.String()
 }
 
 func (z *Zone) errAt(i int, format string, args ...any) Error {
@@ -128,6 +111,16 @@ func (z *Zone) errAt(i int, format string, args ...any) Error {
 		p = z.Pos[i]
 	}
 	return Error{File: p.File, Line: p.Line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// where names the position of record i for a message about record from:
+// "line 7" in the same file, "other.zone:7" in another.
+func (z *Zone) where(i, from int) string {
+	p := z.Pos[i]
+	if p.File == z.Pos[from].File {
+		return fmt.Sprintf("line %d", p.Line)
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
 }
 
 // validate checks the zone's own consistency: SOA and NS at the apex, every
@@ -163,7 +156,7 @@ func (z *Zone) validate() ErrorList {
 			types[h.Name] = map[uint16]int{}
 		}
 		if j, ok := types[h.Name][dns.TypeCNAME]; ok && h.Rrtype == dns.TypeCNAME {
-			errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at line %d): a name has at most one", h.Name, z.Pos[j].Line))
+			errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, z.where(j, i)))
 		}
 		if _, ok := types[h.Name][h.Rrtype]; !ok {
 			types[h.Name][h.Rrtype] = i
@@ -174,11 +167,17 @@ func (z *Zone) validate() ErrorList {
 		if !hasCNAME {
 			continue
 		}
-		for t := range ts {
-			if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC {
-				errs = append(errs, z.errAt(ci, "%s: CNAME beside other data (%s): a CNAME must be alone at its name (RFC 1034 §3.6.2)", name, dns.TypeToString[t]))
-				break
+		// Name the first other record written, so the message is the same
+		// on every run (map order is random).
+		other := -1
+		for t, i := range ts {
+			if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC && (other < 0 || i < other) {
+				other = i
 			}
+		}
+		if other >= 0 {
+			errs = append(errs, z.errAt(ci, "%s: CNAME beside other data (%s at %s): a CNAME must be alone at its name (RFC 1034 §3.6.2)",
+				name, dns.TypeToString[z.Records[other].Header().Rrtype], z.where(other, ci)))
 		}
 	}
 	if z.SOA == nil {
