@@ -69,7 +69,12 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 		Id: req.Id, Response: true, Opcode: req.Opcode, RecursionDesired: req.RecursionDesired,
 	}
 	resp.Compress = false
-	resp.Question = req.Question
+	// Echo the question only when there is exactly one: a FORMERR echoing
+	// many could outgrow the client's UDP size, and Truncate keeps them all.
+	resp.Question = nil
+	if len(req.Question) == 1 {
+		resp.Question = req.Question
+	}
 	resp.Answer, resp.Ns, resp.Extra = nil, nil, nil
 	var qtype uint16
 	if len(req.Question) > 0 {
@@ -89,10 +94,10 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 		}
 	}
 	if opt != nil {
+		// resp.Rcode keeps all 12 bits: PackBuffer writes the low 4 in the
+		// header and the high 8 in the OPT (and would zero them there if
+		// resp.Rcode held only the low bits).
 		resp.Extra = append(resp.Extra, s.responseOPT(w, opt, rcode))
-		if rcode > 0xF {
-			resp.Rcode = rcode & 0xF // the high bits travel in the OPT
-		}
 	}
 	out, err := resp.PackBuffer(w.buf)
 	if err == nil && len(out) > limit {

@@ -87,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			for ri := 0; ri <= len(metricRcodes); ri++ {
 				rname := "other"
 				if ri < len(metricRcodes) {
-					rname = dns.RcodeToString[metricRcodes[ri]]
+					rname = rcodeLabel(metricRcodes[ri])
 				}
 				m.queries[p][ti*(len(metricRcodes)+1)+ri] = queries.WithLabelValues(tname, rname, protoNames[p])
 			}
@@ -115,8 +115,12 @@ func (m *Metrics) observe(proto int, qtype uint16, rcode int, start time.Time) {
 	m.duration[proto].Observe(time.Since(start).Seconds())
 }
 
-// rcodeLabel is for tests and logs.
+// rcodeLabel names an rcode for metrics, tests and logs. miekg/dns calls
+// 16 BADSIG (its TSIG meaning); answering queries, we only send BADVERS.
 func rcodeLabel(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS"
+	}
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gtm-project/gtm/routing"
@@ -156,42 +157,63 @@ func (s *Server) closeAll(ctx context.Context) {
 // address. With port 0 the first UDP socket's port is used for the rest.
 func (s *Server) listen() error {
 	for _, l := range s.cfg.Listen {
-		host, _, err := net.SplitHostPort(l)
+		host, port, err := net.SplitHostPort(l)
 		if err != nil {
 			return fmt.Errorf("dns listen %q: %w", l, err)
 		}
-		first, err := listenUDP(l, s.cfg.Workers > 1)
-		if err != nil {
-			return fmt.Errorf("dns listen udp %s: %w", l, err)
-		}
-		s.udp = append(s.udp, first)
-		bound := first.LocalAddr().(*net.UDPAddr).AddrPort()
-		addr := net.JoinHostPort(host, fmt.Sprint(bound.Port()))
-		for i := 1; i < s.cfg.Workers; i++ {
-			c, err := listenUDP(addr, true)
-			if err != nil {
-				s.log.Warn().Err(err).Str("addr", addr).Msg("SO_REUSEPORT socket failed; serving with fewer UDP sockets")
+		// With port 0 the kernel picks a port free for UDP that may be
+		// taken for TCP (by any client socket): pick again, not fail.
+		for attempt := 1; ; attempt++ {
+			err = s.bind(l, host)
+			if err == nil || port != "0" || attempt == 20 || !errors.Is(err, syscall.EADDRINUSE) {
 				break
 			}
-			s.udp = append(s.udp, c)
 		}
-		tl, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("dns listen tcp %s: %w", addr, err)
+			return err
 		}
-		s.tcp = append(s.tcp, &dns.Server{
-			Listener:      tl,
-			Handler:       dns.HandlerFunc(s.serveTCP),
-			MsgAcceptFunc: acceptAll,
-			IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
-			ReadTimeout:   s.cfg.TCPIdleTimeout,
-			WriteTimeout:  5 * time.Second,
-		})
-		s.mu.Lock()
-		s.addrs = append(s.addrs, bound)
-		s.mu.Unlock()
-		s.log.Info().Str("addr", addr).Int("udp_sockets", s.cfg.Workers).Msg("dns listening")
 	}
+	return nil
+}
+
+// bind opens the UDP sockets and the TCP listener of one address, and
+// keeps them only if all could be opened.
+func (s *Server) bind(l, host string) error {
+	first, err := listenUDP(l, s.cfg.Workers > 1)
+	if err != nil {
+		return fmt.Errorf("dns listen udp %s: %w", l, err)
+	}
+	udp := []*net.UDPConn{first}
+	bound := first.LocalAddr().(*net.UDPAddr).AddrPort()
+	addr := net.JoinHostPort(host, fmt.Sprint(bound.Port()))
+	for i := 1; i < s.cfg.Workers; i++ {
+		c, err := listenUDP(addr, true)
+		if err != nil {
+			s.log.Warn().Err(err).Str("addr", addr).Msg("SO_REUSEPORT socket failed; serving with fewer UDP sockets")
+			break
+		}
+		udp = append(udp, c)
+	}
+	tl, err := net.Listen("tcp", addr)
+	if err != nil {
+		for _, c := range udp {
+			c.Close()
+		}
+		return fmt.Errorf("dns listen tcp %s: %w", addr, err)
+	}
+	s.udp = append(s.udp, udp...)
+	s.tcp = append(s.tcp, &dns.Server{
+		Listener:      tl,
+		Handler:       dns.HandlerFunc(s.serveTCP),
+		MsgAcceptFunc: acceptAll,
+		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
+		ReadTimeout:   s.cfg.TCPIdleTimeout,
+		WriteTimeout:  5 * time.Second,
+	})
+	s.mu.Lock()
+	s.addrs = append(s.addrs, bound)
+	s.mu.Unlock()
+	s.log.Info().Str("addr", addr).Int("udp_sockets", len(udp)).Msg("dns listening")
 	return nil
 }
 

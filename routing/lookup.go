@@ -2,6 +2,7 @@ package routing
 
 import (
 	"net/netip"
+	"strings"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -155,6 +156,11 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, q *Que
 
 	if n.cname != nil && qt != dns.TypeCNAME {
 		cn := n.cname.rrs[0]
+		for _, prev := range r.Answer {
+			if prev.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(prev.Header().Name, owner) {
+				return // a loop: this name's CNAME is answered already
+			}
+		}
 		if synth {
 			cn = synthesize(cn, owner)
 		}

@@ -108,11 +108,7 @@ func newGroup(cfg *zones.Service, key string, eps []*zones.Endpoint) group {
 	n := min(cfg.Answers, len(eps))
 	g.rots = make([][]dns.RR, len(eps))
 	for i := range eps {
-		rot := make([]dns.RR, n)
-		for j := range n {
-			rot[j] = rrs[(i+j)%len(eps)]
-		}
-		g.rots[i] = rot
+		g.rots[i] = rotation(rrs, eps, i, n)
 	}
 	g.cum = make([]uint64, len(eps))
 	for i, e := range eps {
@@ -128,6 +124,29 @@ func newGroup(cfg *zones.Service, key string, eps []*zones.Endpoint) group {
 		g.total = uint64(len(eps))
 	}
 	return g
+}
+
+// rotation is the answer of n records starting at endpoint i. Each next
+// record is the next endpoint in ring order whose availability zone the
+// answer does not hold yet, and only when every zone is in, the next one
+// left: plain ring order would put two of one zone together where the ring
+// wraps (a1 b1 a2 → a2 a1).
+func rotation(rrs []dns.RR, eps []*zones.Endpoint, i, n int) []dns.RR {
+	rot := make([]dns.RR, 0, n)
+	used := make([]bool, len(eps))
+	inAnswer := map[string]bool{}
+	for pass := 0; pass < 2 && len(rot) < n; pass++ {
+		for j := 0; j < len(eps) && len(rot) < n; j++ {
+			k := (i + j) % len(eps)
+			if used[k] || (pass == 0 && inAnswer[eps[k].Zone]) {
+				continue
+			}
+			used[k] = true
+			inAnswer[eps[k].Zone] = true
+			rot = append(rot, rrs[k])
+		}
+	}
+	return rot
 }
 
 // spreadZones orders endpoints so consecutive ones sit in different
