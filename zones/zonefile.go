@@ -46,6 +46,16 @@ func LoadZone(origin, file string) (*Zone, ErrorList) {
 // operator (a file on disk), never from a network client: miekg/dns quotes
 // the offending text of an included file in its errors.
 func ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
+	return parseZone(origin, file, r, true)
+}
+
+// ParseZoneText reads a master file received from the API: $INCLUDE is
+// refused, so a client cannot make the server read its files.
+func ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
+	return parseZone(origin, name, bytes.NewReader(text), false)
+}
+
+func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, ErrorList) {
 	origin = canonical(origin)
 	// The whole text is kept so each record can be placed on the line it
 	// starts on (see posTracker); zone files are small beside memory.
@@ -55,7 +65,7 @@ func ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
 	}
 	z := &Zone{Origin: origin, File: file}
 	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
-	zp.SetIncludeAllowed(true)
+	zp.SetIncludeAllowed(allowInclude)
 	pt := &posTracker{file: file, main: text}
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
