@@ -27,6 +27,8 @@ type Server struct {
 	Log      zerolog.Logger
 	// Mux lets other parts add handlers before Run.
 	Mux *http.ServeMux
+	// Tokens authorise state-changing calls.
+	Tokens Tokens
 
 	mu    sync.Mutex
 	bound net.Addr

@@ -100,3 +100,6 @@ func (t *Tracker) State() State {
 	defer t.mu.Unlock()
 	return t.state
 }
+
+// MarshalText writes the state as "unknown", "up" or "down" (in JSON too).
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

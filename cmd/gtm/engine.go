@@ -2,7 +2,9 @@ package main
 
 import (
 	"sync"
+	"sync/atomic"
 
+	"github.com/gtm-project/gtm/health"
 	"github.com/gtm-project/gtm/routing"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,10 +17,20 @@ type engine struct {
 	log    zerolog.Logger
 	holder *routing.Holder
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// base is the configuration from files; edits come from the store
+	// (API edits); set is their overlay, the configuration in force.
+	base   *zones.Set
+	edits  []zones.Edit
 	set    *zones.Set
 	health routing.Health
 	ver    uint64
+	// latest is the newest health, published or not (for the API).
+	latest atomic.Pointer[health.Status]
+	// cfgChanged wakes the health loop after a configuration change.
+	cfgChanged chan struct{}
+	// onReload are told of every configuration accepted by reload.
+	onReload []func(*zones.Config)
 
 	reloads      *prometheus.CounterVec
 	reloadErrors prometheus.Counter
@@ -26,7 +38,7 @@ type engine struct {
 }
 
 func newEngine(log zerolog.Logger, reg prometheus.Registerer) *engine {
-	e := &engine{log: log, holder: &routing.Holder{}}
+	e := &engine{log: log, holder: &routing.Holder{}, cfgChanged: make(chan struct{}, 1)}
 	e.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gtm", Name: "config_reloads_total", Help: "Configuration reloads accepted, by trigger.",
 	}, []string{"trigger"})
@@ -46,21 +58,89 @@ func (e *engine) version() uint64 {
 	return e.ver
 }
 
-// setConfig publishes a snapshot of a new configuration.
-func (e *engine) setConfig(set *zones.Set) {
+// setConfig takes a new configuration from files and publishes it with
+// the store's edits on top. If the edits no longer fit the new files, the
+// files alone are served and the conflict logged.
+func (e *engine) setConfig(base *zones.Set) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.set = set
+	e.base = base
+	e.set = base
+	if len(e.edits) > 0 {
+		if set, err := zones.Overlay(base, e.edits); err != nil {
+			e.log.Error().Err(err).Msg("API edits do not fit the reloaded files; serving the files alone until they are fixed")
+		} else {
+			e.set = set
+		}
+	}
 	e.publishLocked()
+	e.mu.Unlock()
+	e.signalConfig()
 }
 
+// setEdits applies edits from the store on top of the files. An overlay
+// that does not validate is refused and the current configuration kept.
+func (e *engine) setEdits(edits []zones.Edit) error {
+	e.mu.Lock()
+	set, err := zones.Overlay(e.base, edits)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.edits, e.set = edits, set
+	e.publishLocked()
+	e.mu.Unlock()
+	e.signalConfig()
+	return nil
+}
+
+// effective returns the base and the configuration in force.
+func (e *engine) effective() (base, set *zones.Set) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.base, e.set
+}
+
+func (e *engine) signalConfig() {
+	select {
+	case e.cfgChanged <- struct{}{}:
+	default:
+	}
+}
+
+// config is the configuration in force.
+func (e *engine) config() *zones.Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.set == nil {
+		return nil
+	}
+	return e.set.Config
+}
+
+// configChanged signals after each setConfig.
+func (e *engine) configChanged() <-chan struct{} { return e.cfgChanged }
+
 // setHealth publishes a snapshot with new health.
-func (e *engine) setHealth(h routing.Health) {
+func (e *engine) setHealth(h *health.Status) {
+	e.latest.Store(h)
+	e.setRoutingHealth(h)
+}
+
+// setRoutingHealth publishes a snapshot with health from elsewhere (the
+// last-known-good file); nil means every endpoint is usable.
+func (e *engine) setRoutingHealth(h routing.Health) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.health = h
 	e.publishLocked()
 }
+
+// noteHealth keeps health that changed nothing routing cares about (RTTs,
+// vote details) for the API without rebuilding the snapshot.
+func (e *engine) noteHealth(h *health.Status) { e.latest.Store(h) }
+
+// status is the newest health.
+func (e *engine) status() *health.Status { return e.latest.Load() }
 
 func (e *engine) publishLocked() {
 	if e.set == nil {
@@ -81,6 +161,9 @@ func (e *engine) reload(path, trigger string) bool {
 		return false
 	}
 	e.setConfig(set)
+	for _, f := range e.onReload {
+		f(set.Config)
+	}
 	e.reloads.WithLabelValues(trigger).Inc()
 	e.log.Info().Str("trigger", trigger).Str("summary", set.Summary()).Msg("configuration reloaded")
 	return true

@@ -31,6 +31,8 @@ func commands() []command {
 	return []command{
 		{"serve", "serve DNS, the API and metrics (and probe, unless disabled)", runServe},
 		{"check", "validate the config and zone files; print every error", runCheck},
+		{"drain", "take an endpoint, zone (REGION/ZONE) or region out of answers", runDrain},
+		{"undrain", "put a drained endpoint, zone or region back", runUndrain},
 		{"version", "print the version", runVersion},
 		{"help", "list subcommands", nil},
 	}

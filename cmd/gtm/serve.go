@@ -14,6 +14,8 @@ import (
 
 	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/dnsserver"
+	"github.com/gtm-project/gtm/health"
+	"github.com/gtm-project/gtm/prober"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -79,6 +81,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	eng := newEngine(log, reg)
 	eng.setConfig(set)
 
+	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
+	if err != nil {
+		log.Error().Err(err).Msg("state store")
+		return exitError{1}
+	}
+	defer st.Close()
+	mon := health.NewMonitor(log.With().Str("component", "health").Logger(), reg, time.Now)
+	sync := newSyncer(log.With().Str("component", "state").Logger(), st, mon, eng, cfg, reg)
+	sync.loadLastGood()
+	var prb *prober.Prober
+	if cfg.Prober.ProberEnabled() {
+		prb, err = prober.New(cfg, prober.Options{
+			Sink: st, Logger: log.With().Str("component", "prober").Logger(), Registerer: reg,
+		})
+		if err != nil {
+			log.Error().Err(err).Msg("prober")
+			return exitError{1}
+		}
+		eng.onReload = append(eng.onReload, prb.Reload)
+	}
+	tokens, err := api.LoadTokens(cfg.Resolve(cfg.API.TokenFile))
+	if err != nil {
+		log.Error().Err(err).Msg("api tokens")
+		return exitError{1}
+	}
+
 	dns := dnsserver.New(dnsserver.Config{
 		Listen:  cfg.DNS.Listen,
 		UDPSize: cfg.DNS.UDPSize,
@@ -90,13 +118,17 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	var draining atomic.Bool
 	web := api.New(cfg.API.Listen, reg, func() (bool, map[string]any) {
-		d := map[string]any{"config_version": eng.version()}
+		d := sync.state()
+		d["snapshot_version"] = eng.version()
 		if draining.Load() {
 			d["reason"] = "shutting down"
 			return false, d
 		}
 		return true, d
 	}, log.With().Str("component", "api").Logger())
+	web.Tokens = tokens
+	web.HandleDrains(st)
+	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon) })
 
 	// Stop signals end runCtx only after the lameduck period, so load
 	// balancers see /readyz fail while DNS still answers.
@@ -121,6 +153,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { return dns.Run(gctx) })
 	g.Go(func() error { return web.Run(gctx) })
 	g.Go(func() error { return reloadOnHUP(gctx, log, *cfgPath, eng) })
+	g.Go(func() error { return sync.Run(gctx) })
+	if prb != nil {
+		g.Go(func() error { return prb.Run(gctx) })
+	}
 	g.Go(func() error {
 		select {
 		case <-dns.Ready():

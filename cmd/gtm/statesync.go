@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/gtm-project/gtm/health"
+	"github.com/gtm-project/gtm/store"
+	"github.com/gtm-project/gtm/zones"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// syncEvery re-reads the store even without change messages: results go
+// stale with time alone, and a lost message must not hide a change.
+const syncEvery = time.Second
+
+// metaKind holds the epoch document every store gets from the first node
+// that sees it empty. A store whose configuration version falls below what
+// a node holds has lost writes (Redis restarted without persistence, or a
+// failover to a replica that missed them); the node then restores.
+const metaKind = "meta"
+
+// syncer keeps this node's snapshot in step with the store: edits
+// (documents) and drains and probe results become configuration and
+// health. It runs beside the DNS server and never blocks it; when the store
+// cannot be read the last state keeps serving, and is kept on disk.
+type syncer struct {
+	log         zerolog.Logger
+	st          store.Store
+	mon         *health.Monitor
+	eng         *engine
+	node        string
+	path        string        // state.snapshot_path; "" keeps nothing on disk
+	staleAfter  time.Duration // 0: forever
+	staleAction string
+
+	mu       sync.Mutex
+	held     lastGood // what this node last read from the store
+	lastOK   time.Time
+	up       bool
+	failOpen bool // the stale budget ran out and health was dropped
+	written  lastGood
+
+	storeUp     prometheus.Gauge
+	storeErrors *prometheus.CounterVec
+	cfgVersion  prometheus.Gauge
+	restores    prometheus.Counter
+}
+
+func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *engine, cfg *zones.Config, reg prometheus.Registerer) *syncer {
+	s := &syncer{
+		log: log, st: st, mon: mon, eng: eng, node: cfg.Node.ID,
+		path: cfg.Resolve(cfg.State.SnapshotPath), staleAfter: cfg.State.StaleAfter.D(), staleAction: cfg.State.StaleAction,
+	}
+	s.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "store_up", Help: "1 when the last read of the state store succeeded.",
+	})
+	s.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Name: "store_errors_total", Help: "Failed state store operations, by operation.",
+	}, []string{"op"})
+	s.cfgVersion = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "config_version", Help: "Store configuration version applied (API edits and drains).",
+	})
+	s.restores = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Name: "store_restores_total", Help: "Times this node restored configuration into a store that had lost it.",
+	})
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "state_age_seconds",
+		Help: "Seconds since state was last read from the store: how old the health being served may be.",
+	}, func() float64 { return s.age().Seconds() })
+	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, age)
+	return s
+}
+
+// loadLastGood serves the state kept on disk before anything else, so a
+// node that starts while the store is down answers as it did before.
+func (s *syncer) loadLastGood() {
+	if s.path == "" {
+		return
+	}
+	lg, err := readLastGood(s.path)
+	if err != nil {
+		s.log.Error().Err(err).Msg("cannot read the last-known-good snapshot; starting from the files alone")
+		return
+	}
+	if lg == nil {
+		return
+	}
+	if err := s.eng.setEdits(editsOf(lg.Docs)); err != nil {
+		s.log.Error().Err(err).Msg("edits in the last-known-good snapshot do not fit the files; serving the files")
+	}
+	s.eng.setRoutingHealth(savedHealth(lg.Health))
+	s.mu.Lock()
+	s.held, s.written = *lg, *lg
+	s.mu.Unlock()
+	s.log.Info().Str("path", s.path).Time("written_at", lg.WrittenAt).Uint64("config_version", lg.ConfigVersion).
+		Int("docs", len(lg.Docs)).Int("drains", len(lg.Drains)).Msg("serving the last-known-good snapshot until the store answers")
+}
+
+func (s *syncer) age() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.up || s.lastOK.IsZero() {
+		return 0
+	}
+	return time.Since(s.lastOK)
+}
+
+// state reports the store for /readyz.
+func (s *syncer) state() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := map[string]any{"store_up": s.up, "config_version": s.held.ConfigVersion}
+	if !s.up && !s.lastOK.IsZero() {
+		st["state_age_seconds"] = time.Since(s.lastOK).Seconds()
+	}
+	st["stale"] = s.failOpen
+	return st
+}
+
+// Run syncs on every change message, on reconnect and every second.
+func (s *syncer) Run(ctx context.Context) error {
+	changes := s.st.Subscribe(ctx)
+	tick := time.NewTicker(syncEvery)
+	defer tick.Stop()
+	publish := true
+	for {
+		if err := s.sync(ctx, publish); err == nil {
+			publish = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changes:
+		case <-tick.C:
+		case <-s.eng.configChanged():
+			publish = true
+		}
+	}
+}
+
+func (s *syncer) fail(op string, err error) error {
+	s.storeErrors.WithLabelValues(op).Inc()
+	s.storeUp.Set(0)
+	s.mu.Lock()
+	wasUp := s.up
+	s.up = false
+	lastOK := s.lastOK
+	s.mu.Unlock()
+	if wasUp || lastOK.IsZero() {
+		s.log.Warn().Err(err).Str("op", op).Msg("state store unreachable; serving the last known state")
+	}
+	if s.staleAfter > 0 && !lastOK.IsZero() && time.Since(lastOK) > s.staleAfter && s.staleAction == "fail_open" {
+		s.mu.Lock()
+		already := s.failOpen
+		s.failOpen = true
+		s.mu.Unlock()
+		if !already {
+			s.log.Warn().Dur("stale_after", s.staleAfter).Msg("health is older than state.stale_after: answering every endpoint (fail_open)")
+			s.eng.setRoutingHealth(nil)
+		}
+	}
+	return err
+}
+
+// sync reads the store once and applies what changed.
+func (s *syncer) sync(ctx context.Context, publish bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ver, err := s.st.ConfigVersion(ctx)
+	if err != nil {
+		return s.fail("config_version", err)
+	}
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+
+	if ver < held.ConfigVersion || (ver == 0 && (len(held.Docs) > 0 || len(held.Drains) > 0)) {
+		if err := s.restore(ctx, held, ver); err != nil {
+			return s.fail("restore", err)
+		}
+		if ver, err = s.st.ConfigVersion(ctx); err != nil {
+			return s.fail("config_version", err)
+		}
+	} else if ver == 0 {
+		// A new, empty store: stamp it, so that losing it later shows as
+		// a version regression.
+		if _, err := s.st.PutDoc(ctx, metaKind, "epoch", []byte(s.node), store.DocMeta{By: s.node, Comment: "first node to see this store"}, 0); err != nil && !errors.Is(err, store.ErrConflict) {
+			return s.fail("epoch", err)
+		}
+		if ver, err = s.st.ConfigVersion(ctx); err != nil {
+			return s.fail("config_version", err)
+		}
+	}
+
+	docs := held.Docs
+	if ver != held.ConfigVersion {
+		if docs, err = s.readDocs(ctx); err != nil {
+			return s.fail("docs", err)
+		}
+		if err := s.eng.setEdits(editsOf(docs)); err != nil {
+			// The API validates every edit, so this is two edits racing or
+			// files that changed under them: keep serving what we have.
+			s.log.Error().Err(err).Uint64("config_version", ver).Msg("configuration in the store does not validate; keeping the current one")
+		}
+		s.cfgVersion.Set(float64(ver))
+	}
+	results, err := s.st.Results(ctx)
+	if err != nil {
+		return s.fail("results", err)
+	}
+	drains, err := s.st.Drains(ctx)
+	if err != nil {
+		return s.fail("drains", err)
+	}
+	_, set := s.eng.effective()
+	status, transitions := s.mon.Update(health.Input{Config: set.Config, Results: results, Drains: drains, Now: time.Now()})
+
+	s.mu.Lock()
+	recovered := !s.up || s.failOpen
+	s.up, s.lastOK, s.failOpen = true, time.Now(), false
+	s.held = lastGood{Node: s.node, ConfigVersion: ver, Docs: docs, Drains: drains, Health: healthOf(status)}
+	s.mu.Unlock()
+	s.storeUp.Set(1)
+	if recovered {
+		s.log.Info().Uint64("config_version", ver).Msg("state store reachable")
+	}
+	if publish || recovered || len(transitions) > 0 {
+		s.eng.setHealth(status)
+	} else {
+		s.eng.noteHealth(status)
+	}
+	s.persist()
+	return nil
+}
+
+func (s *syncer) readDocs(ctx context.Context) ([]store.Doc, error) {
+	var all []store.Doc
+	for _, k := range []string{metaKind, store.KindZone, store.KindService} {
+		ds, err := s.st.Docs(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ds...)
+	}
+	return all, nil
+}
+
+// restore writes back what this node holds into a store that lost it.
+func (s *syncer) restore(ctx context.Context, held lastGood, found uint64) error {
+	s.log.Warn().Uint64("store_version", found).Uint64("held_version", held.ConfigVersion).
+		Int("docs", len(held.Docs)).Int("drains", len(held.Drains)).
+		Msg("the state store lost configuration (version went back); restoring what this node holds")
+	if len(held.Docs) > 0 {
+		if err := s.st.RestoreDocs(ctx, held.Docs); err != nil {
+			return fmt.Errorf("restore docs: %w", err)
+		}
+	}
+	for _, d := range held.Drains {
+		if err := s.st.SetDrain(ctx, d, true); err != nil {
+			return fmt.Errorf("restore drain %s/%s: %w", d.Kind, d.Name, err)
+		}
+	}
+	s.restores.Inc()
+	return nil
+}
+
+// persist writes the last-known-good file when what it holds changed.
+func (s *syncer) persist() {
+	if s.path == "" {
+		return
+	}
+	s.mu.Lock()
+	cur := s.held
+	same := cur.ConfigVersion == s.written.ConfigVersion && reflect.DeepEqual(cur.Drains, s.written.Drains) &&
+		reflect.DeepEqual(cur.Health, s.written.Health)
+	s.mu.Unlock()
+	if same {
+		return
+	}
+	cur.WrittenAt = time.Now().UTC()
+	if err := cur.write(s.path); err != nil {
+		s.storeErrors.WithLabelValues("snapshot_write").Inc()
+		s.log.Error().Err(err).Str("path", s.path).Msg("cannot write the last-known-good snapshot")
+		return
+	}
+	s.mu.Lock()
+	s.written = cur
+	s.mu.Unlock()
+}
+
+// editsOf turns store documents into zones edits (meta documents are not
+// configuration).
+func editsOf(docs []store.Doc) []zones.Edit {
+	var out []zones.Edit
+	for _, d := range docs {
+		if d.Kind != store.KindZone && d.Kind != store.KindService {
+			continue
+		}
+		out = append(out, zones.Edit{Kind: d.Kind, Name: d.Name, Body: d.Body, Deleted: d.Deleted, Version: d.Version})
+	}
+	return out
+}

@@ -1,0 +1,18 @@
+package prober
+
+import "github.com/gtm-project/gtm/health"
+
+// The rise/fall verdict is health's state machine (health.Tracker, HAProxy
+// semantics), run here in the prober so that the verdict travels with each
+// result and every node reading the store sees the same per-prober vote.
+// The prober keeps one Tracker per target; a Reload keeps it for targets
+// whose check did not change.
+
+func newTracker(rise, fall int) *health.Tracker { return health.NewTracker(rise, fall) }
+
+// verdict records one outcome and returns the verdict for the result:
+// "unknown", "up" or "down".
+func verdict(tr *health.Tracker, ok bool) string {
+	st, _ := tr.Observe(ok)
+	return st.String()
+}
