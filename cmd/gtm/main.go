@@ -30,6 +30,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve DNS, the API and metrics (and probe, unless disabled)", runServe},
+		{"probe", "run a prober alone for node.region, writing to the state store", runProbe},
 		{"check", "validate the config and zone files; print every error", runCheck},
 		{"drain", "take an endpoint, zone (REGION/ZONE) or region out of answers", runDrain},
 		{"undrain", "put a drained endpoint, zone or region back", runUndrain},

@@ -128,7 +128,16 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}, log.With().Str("component", "api").Logger())
 	web.Tokens = tokens
 	web.HandleDrains(st)
-	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon) })
+	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
+	web.HandleUI(func() api.UIData {
+		d := uiData(cfg.Node, eng, mon, cfg.State.Backend)
+		st := sync.state()
+		d.ConfigVersion = fmt.Sprint(st["config_version"])
+		if up, _ := st["store_up"].(bool); !up {
+			d.StoreError = "the state store is unreachable: serving the last known state"
+		}
+		return d
+	})
 
 	// Stop signals end runCtx only after the lameduck period, so load
 	// balancers see /readyz fail while DNS still answers.

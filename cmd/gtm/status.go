@@ -8,7 +8,7 @@ import (
 )
 
 // statusDoc is the body of /api/v1/status.
-func statusDoc(node zones.Node, eng *engine, mon *health.Monitor) any {
+func statusDoc(node zones.Node, eng *engine, mon *health.Monitor, sync *syncer) any {
 	st := eng.status()
 	snap := eng.holder.Snapshot()
 	var snapVer uint64
@@ -19,6 +19,7 @@ func statusDoc(node zones.Node, eng *engine, mon *health.Monitor) any {
 		"node":             node,
 		"time":             time.Now().UTC(),
 		"snapshot_version": snapVer,
+		"state":            sync.state(),
 		"health_at":        st.At(),
 		"regions":          st.Regions(),
 		"zones":            st.Zones(),

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gtm-project/gtm/api"
+	"github.com/gtm-project/gtm/prober"
+	"github.com/gtm-project/gtm/zones"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+)
+
+// runProbe is `gtm probe`: a prober for node.region alone, writing results
+// to the state store, with /metrics, /healthz and /readyz on api.listen.
+func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", defaultConfig, "config file")
+	format, level := logFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *format, *level)
+	if err != nil {
+		return err
+	}
+	set, err := zones.Load(*cfgPath)
+	if err != nil {
+		logConfigErrors(log, err)
+		return exitError{1}
+	}
+	cfg := set.Config
+	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
+	if err != nil {
+		log.Error().Err(err).Msg("state store")
+		return exitError{1}
+	}
+	defer st.Close()
+	prb, err := prober.New(cfg, prober.Options{Sink: st, Logger: log.With().Str("component", "prober").Logger(), Registerer: reg})
+	if err != nil {
+		log.Error().Err(err).Msg("prober")
+		return exitError{1}
+	}
+	web := api.New(cfg.API.Listen, reg, nil, log.With().Str("component", "api").Logger())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return prb.Run(gctx) })
+	g.Go(func() error { return web.Run(gctx) })
+	g.Go(func() error {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				set, err := zones.Load(*cfgPath)
+				if err != nil {
+					logConfigErrors(log, err)
+					log.Error().Msg("reload refused; the previous configuration keeps probing")
+					continue
+				}
+				prb.Reload(set.Config)
+				log.Info().Str("summary", set.Summary()).Msg("configuration reloaded")
+			}
+		}
+	})
+	log.Info().Str("config", *cfgPath).Msg("probing")
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("stopped on error")
+		return exitError{1}
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
