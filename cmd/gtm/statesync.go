@@ -123,20 +123,43 @@ func (s *syncer) state() map[string]any {
 	return st
 }
 
-// Run syncs on every change message, on reconnect and every second.
+// resultsGap spaces syncs caused by probe results. Probers flush every
+// 100 ms, and re-reading the store on each flush made 3 nodes with 100
+// endpoints cost Redis ~730 commands/s; health needs no more than a few
+// reads a second. Drains and edits still apply at once.
+const resultsGap = 500 * time.Millisecond
+
+// Run syncs on every change message (results at most every resultsGap),
+// on reconnect and every second.
 func (s *syncer) Run(ctx context.Context) error {
 	changes := s.st.Subscribe(ctx)
 	tick := time.NewTicker(syncEvery)
 	defer tick.Stop()
+	later := time.NewTimer(time.Hour)
+	later.Stop()
 	publish := true
+	var last time.Time
 	for {
 		if err := s.sync(ctx, publish); err == nil {
 			publish = false
 		}
+		last = time.Now()
+	wait:
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changes:
+		case c, ok := <-changes:
+			if !ok {
+				changes = nil // the feed ended with ctx; the ticker carries on
+				goto wait
+			}
+			if c.What == store.WhatResults {
+				if gap := resultsGap - time.Since(last); gap > 0 {
+					later.Reset(gap)
+					goto wait
+				}
+			}
+		case <-later.C:
 		case <-tick.C:
 		case <-s.eng.configChanged():
 			publish = true
