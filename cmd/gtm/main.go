@@ -32,6 +32,8 @@ func commands() []command {
 		{"serve", "serve DNS, the API and metrics (and probe, unless disabled)", runServe},
 		{"probe", "run a prober alone for node.region, writing to the state store", runProbe},
 		{"check", "validate the config and zone files; print every error", runCheck},
+		{"zone", "edit zones through the API: list, get, apply, delete, history, rollback", runZone},
+		{"service", "edit services through the API: list, get, apply, delete, history, rollback", runService},
 		{"drain", "take an endpoint, zone (REGION/ZONE) or region out of answers", runDrain},
 		{"undrain", "put a drained endpoint, zone or region back", runUndrain},
 		{"version", "print the version", runVersion},

@@ -128,6 +128,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}, log.With().Str("component", "api").Logger())
 	web.Tokens = tokens
 	web.HandleDrains(st)
+	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{})
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {
 		d := uiData(cfg.Node, eng, mon, cfg.State.Backend)

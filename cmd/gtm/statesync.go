@@ -322,10 +322,10 @@ func (s *syncer) persist() {
 func editsOf(docs []store.Doc) []zones.Edit {
 	var out []zones.Edit
 	for _, d := range docs {
-		if d.Kind != store.KindZone && d.Kind != store.KindService {
+		if d.Kind != store.KindZone && d.Kind != store.KindService || d.Deleted {
 			continue
 		}
-		out = append(out, zones.Edit{Kind: d.Kind, Name: d.Name, Body: d.Body, Deleted: d.Deleted, Version: d.Version})
+		out = append(out, zones.Edit{Kind: d.Kind, Name: d.Name, Body: d.Body, Version: d.Version})
 	}
 	return out
 }
