@@ -163,6 +163,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { return dns.Run(gctx) })
 	g.Go(func() error { return web.Run(gctx) })
 	g.Go(func() error { return reloadOnHUP(gctx, log, *cfgPath, eng) })
+	g.Go(func() error { return watchFiles(gctx, log, *cfgPath, eng) })
 	g.Go(func() error { return sync.Run(gctx) })
 	if prb != nil {
 		g.Go(func() error { return prb.Run(gctx) })

@@ -139,3 +139,28 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestServeReloadsOnFileChange: editing a zone file is picked up without a
+// signal; a broken edit is refused and the previous zone keeps serving.
+func TestServeReloadsOnFileChange(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"gtm.yaml": serveConfig, "example.com.zone": serveZone})
+	p := gtmtest.Start(t, filepath.Join(dir, "gtm.yaml"))
+	p.WaitLog(5*time.Second, "watching config and zone files")
+	mark := p.LogCount()
+	// Replace by rename, as editors and deploy tools do.
+	writeFiles(t, dir, map[string]string{"zone.tmp": serveZone + "watched A 192.0.2.77\n"})
+	if err := os.Rename(filepath.Join(dir, "zone.tmp"), filepath.Join(dir, "example.com.zone")); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitLogAfter(5*time.Second, "configuration reloaded", mark)
+	if rc, a := answerA(t, p, "watched.example.com"); rc != dns.RcodeSuccess || len(a) != 1 || a[0] != "192.0.2.77" {
+		t.Fatalf("after the file changed: rcode %d answer %v", rc, a)
+	}
+	mark = p.LogCount()
+	writeFiles(t, dir, map[string]string{"example.com.zone": serveZone + "watched A 192.0.2.77\nbad A x\n"})
+	p.WaitLogAfter(5*time.Second, "reload refused; the previous configuration keeps serving", mark)
+	if rc, a := answerA(t, p, "watched.example.com"); rc != dns.RcodeSuccess || len(a) != 1 {
+		t.Fatalf("after a broken edit: rcode %d answer %v, want the previous zone", rc, a)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+// settle is how long files must stay quiet before a reload: editors and
+// deploy tools write in several steps (truncate, write, rename).
+const settle = 500 * time.Millisecond
+
+// watchFiles reloads when the config file or a zone file changes. It
+// watches directories, not files, because files are often replaced by
+// rename (editors, ConfigMaps). Each reload is validated first, exactly as
+// on SIGHUP.
+func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engine) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot watch files; reload with SIGHUP")
+		return nil
+	}
+	defer w.Close()
+	watched := map[string]bool{}
+	files := map[string]bool{}
+	rewatch := func() {
+		base, _ := eng.effective()
+		want := []string{path}
+		if base != nil {
+			for _, ref := range base.Config.Zones {
+				want = append(want, base.Config.Resolve(ref.File))
+			}
+			for _, z := range base.Zones {
+				for _, p := range z.Pos {
+					if p.File != "" {
+						want = append(want, p.File)
+					}
+				}
+			}
+		}
+		for _, f := range want {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				continue
+			}
+			files[abs] = true
+			dir := filepath.Dir(abs)
+			if !watched[dir] {
+				if err := w.Add(dir); err != nil {
+					log.Warn().Err(err).Str("dir", dir).Msg("cannot watch directory")
+					continue
+				}
+				watched[dir] = true
+			}
+		}
+	}
+	rewatch()
+	log.Info().Int("dirs", len(watched)).Msg("watching config and zone files")
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			abs, _ := filepath.Abs(ev.Name)
+			log.Debug().Str("file", abs).Str("op", ev.Op.String()).Bool("ours", files[abs]).Msg("file event")
+			// Kubernetes ConfigMaps swap a "..data" symlink: any change in a
+			// watched directory may be one of our files.
+			if files[abs] || filepath.Base(ev.Name) == "..data" {
+				timer.Reset(settle)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			log.Warn().Err(err).Msg("file watch")
+		case <-timer.C:
+			if eng.reload(path, "file change") {
+				rewatch()
+			}
+		}
+	}
+}
