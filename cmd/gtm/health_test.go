@@ -192,3 +192,27 @@ func runArgs(args []string, stdout, stderr *strings.Builder) int {
 	defer cancel()
 	return run(ctx, args, stdout, stderr)
 }
+
+// TestDrainSurvivesRestartWithMemoryStore: with the memory backend a drain
+// lives in the snapshot file, so a restarted node still applies it.
+func TestDrainSurvivesRestartWithMemoryStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(serveConfig, "api: {listen: \"127.0.0.1:0\"}",
+		"api: {listen: \"127.0.0.1:0\", token_file: tokens}\nstate: {backend: memory, snapshot_path: state.json}", 1)
+	cfg += "      - {name: gw-2, region: eu, zone: \"2\", address: 192.0.2.11}\n"
+	writeFiles(t, dir, map[string]string{"gtm.yaml": cfg, "example.com.zone": serveZone, "tokens": testToken + " rw ops\n"})
+	p := gtmtest.Start(t, filepath.Join(dir, "gtm.yaml"))
+	w := &cluster{t: t}
+	w.api(p, "PUT", "/api/v1/drains/endpoint/gw-1")
+	until(t, p, "api.example.com", []string{"192.0.2.11"}, time.Second)
+	time.Sleep(1500 * time.Millisecond) // the snapshot file is written on the next sync
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	p = gtmtest.Start(t, filepath.Join(dir, "gtm.yaml"))
+	until(t, p, "api.example.com", []string{"192.0.2.11"}, time.Second)
+	time.Sleep(1500 * time.Millisecond) // and it stays drained once the store is read
+	if got, _ := answerOf(p, "api.example.com"); !slices.Equal(got, []string{"192.0.2.11"}) {
+		t.Errorf("after restart and a sync: %v, want gw-1 still drained", got)
+	}
+}
