@@ -41,7 +41,7 @@ func benchQueries(tb testing.TB) []struct {
 // answer path without sockets.
 func benchServer(tb testing.TB) *Server {
 	h := &routing.Holder{}
-	h.Store(routing.Build(fixtureSet(tb), nil, 1))
+	h.Store(routing.Build(fixtureSet(tb), routing.Inputs{Version: 1}))
 	return New(Config{NodeID: "bench", NSID: "bench"}, h, zerolog.Nop(), prometheus.NewRegistry())
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gtm-project/gtm/routing"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // worker holds everything one query needs, reused query after query by a
@@ -17,12 +18,32 @@ type worker struct {
 	resp dns.Msg
 	res  routing.Result
 	q    routing.Query
-	buf  []byte // packed response
-	opt  dns.OPT
+	// frame holds a TCP length prefix and then buf, the packed response,
+	// so a TCP answer is written in one call without a copy.
+	frame []byte
+	buf   []byte
+	opt   dns.OPT
+	// optRdlen is the RDATA length of opt as packed, so the ECS echo can
+	// be appended behind it.
+	optRdlen int
+	// in holds the query without its ECS options (see takeECS).
+	in []byte
+	// ecs is the query's client subnet when hasECS; badECS says the
+	// query's ECS was malformed.
+	ecs    ecs
+	hasECS bool
+	badECS bool
+	// samples are resolver addresses waiting for the Sampler.
+	samples samplerBuffer
+	// answers caches this worker's service answer counters by labels, so
+	// counting costs a map lookup without a lock, not a label hash in the
+	// shared vector.
+	answers map[answerKey]prometheus.Counter
 }
 
 func newWorker() *worker {
-	w := &worker{buf: make([]byte, dns.MaxMsgSize)}
+	w := &worker{frame: make([]byte, 2+dns.MaxMsgSize)}
+	w.buf = w.frame[2:]
 	w.res.Answer = make([]dns.RR, 0, 16)
 	w.res.Ns = make([]dns.RR, 0, 8)
 	w.res.Extra = make([]dns.RR, 0, 8)
@@ -40,7 +61,7 @@ func (s *Server) serve(w *worker, pkt []byte, proto int, src netip.Addr) []byte 
 		s.metrics.dropped.WithLabelValues("response").Inc()
 		return nil
 	}
-	if err := w.req.Unpack(pkt); err != nil {
+	if err := w.req.Unpack(w.takeECS(pkt)); err != nil {
 		return s.headerOnly(w, pkt, proto, dns.RcodeFormatError)
 	}
 	return s.respond(w, &w.req, proto, src)
@@ -93,35 +114,59 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 			limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), s.udpSize)
 		}
 	}
+	// echo is the size of the ECS option appended after packing.
+	echo := 0
 	if opt != nil {
 		// resp.Rcode keeps all 12 bits: PackBuffer writes the low 4 in the
 		// header and the high 8 in the OPT (and would zero them there if
 		// resp.Rcode held only the low bits).
 		resp.Extra = append(resp.Extra, s.responseOPT(w, opt, rcode))
+		if w.hasECS {
+			echo = w.ecs.echoLen()
+		}
 	}
 	out, err := resp.PackBuffer(w.buf)
-	if err == nil && len(out) > limit {
+	if err == nil && len(out)+echo > limit {
 		// Too large for the client's UDP buffer: RFC 1035 §4.2.1 and RFC
 		// 6891 §7 ask for TC=1 and the client retries over TCP.
-		resp.Truncate(limit)
+		resp.Truncate(limit - echo)
 		s.metrics.truncated.Inc()
 		out, err = resp.PackBuffer(w.buf)
+		if err == nil && len(out)+echo > limit {
+			// Truncate never goes below 512 bytes; with a 512-byte EDNS
+			// buffer and ECS, send the header, question and OPT alone.
+			resp.Answer, resp.Ns, resp.Extra = nil, nil, resp.Extra[len(resp.Extra)-1:]
+			resp.Truncated = true
+			out, err = resp.PackBuffer(w.buf)
+		}
 	}
 	if err != nil {
 		s.log.Debug().Err(err).Msg("pack failed")
 		resp.Answer, resp.Ns, resp.Extra = nil, nil, nil
 		resp.Rcode = dns.RcodeServerFailure
 		rcode = dns.RcodeServerFailure
+		echo = 0
 		if out, err = resp.PackBuffer(w.buf); err != nil {
 			return nil
 		}
 	}
+	if echo > 0 {
+		out = w.ecs.appendEcho(out, w.optRdlen, w.res.Scope)
+	}
+	if s.sampler != nil && w.res.Zone != "" {
+		// Only resolvers asking about our zones: the rest are scanners.
+		w.samples.add(s.sampler, src, start)
+	}
 	s.metrics.observe(proto, qtype, rcode, start)
+	if w.res.Reason != routing.ReasonNone {
+		w.countAnswer(s.metrics)
+	}
 	return out
 }
 
 // decide fills w.res and returns the rcode (possibly extended) and the
-// client's OPT record, if it sent one.
+// client's OPT record, if it sent one. It clears w.hasECS when the
+// response must not echo ECS.
 func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int, *dns.OPT) {
 	w.res.Reset()
 	if req.Opcode != dns.OpcodeQuery {
@@ -135,7 +180,12 @@ func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int
 		return dns.RcodeFormatError, opt
 	}
 	if opt != nil && opt.Version() != 0 {
+		w.hasECS = false             // options of an unknown version are not ours to read
 		return dns.RcodeBadVers, opt // RFC 6891 §6.1.3
+	}
+	if w.badECS {
+		w.hasECS = false
+		return dns.RcodeFormatError, opt // RFC 7871 §7.1.1
 	}
 	q := req.Question[0]
 	switch q.Qclass {
@@ -158,8 +208,32 @@ func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int
 		return dns.RcodeServerFailure, opt
 	}
 	w.q = routing.Query{Name: q.Name, Type: q.Qtype, Client: src, Rand: rand.Uint64()}
+	if w.hasECS {
+		s.clientFromECS(&w.q, &w.ecs)
+	}
 	snap.Lookup(&w.q, &w.res)
 	return w.res.Rcode, opt
+}
+
+// clientFromECS makes the ECS network the client (RFC 7871 §7.1.1),
+// honouring at most the configured source prefix lengths. An ECS /0 (or
+// FAMILY 0) asks that the client stay unknown: the resolver's address is
+// then used, with scope 0. The resolver's address is the only one the
+// sampler ever records; an ECS address is never measured.
+func (s *Server) clientFromECS(q *routing.Query, e *ecs) {
+	q.ECS = true
+	if !e.addr.IsValid() || e.source == 0 {
+		return
+	}
+	bits := min(int(e.source), s.ecsMax4)
+	if e.addr.Is6() {
+		bits = min(int(e.source), s.ecsMax6)
+	}
+	if bits == 0 {
+		return
+	}
+	p, _ := e.addr.Prefix(bits)
+	q.Client, q.SourceBits = p.Addr(), uint8(bits)
 }
 
 // findOPT returns the query's OPT record; bad is true for a malformed
@@ -189,6 +263,7 @@ func (s *Server) responseOPT(w *worker, req *dns.OPT, rcode int) *dns.OPT {
 	o := &w.opt
 	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: uint16(s.udpSize)}
 	o.Option = o.Option[:0]
+	w.optRdlen = 0
 	o.SetDo(req.Do())
 	if rcode > 0xF {
 		o.SetExtendedRcode(uint16(rcode))
@@ -196,6 +271,7 @@ func (s *Server) responseOPT(w *worker, req *dns.OPT, rcode int) *dns.OPT {
 	for _, e := range req.Option {
 		if e.Option() == dns.EDNS0NSID && s.nsid != nil {
 			o.Option = append(o.Option, s.nsid)
+			w.optRdlen += 4 + len(s.nsid.Nsid)/2 // hex in the struct, bytes on the wire
 		}
 	}
 	return o

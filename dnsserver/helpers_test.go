@@ -66,6 +66,9 @@ type testServer struct {
 type options struct {
 	cfg    Config         // Listen is filled in
 	health routing.Health // nil: every endpoint usable
+	// inputs adds a location database, latency map and rules; its Health
+	// and Version are set from the fields above.
+	inputs routing.Inputs
 }
 
 // startServer runs a Server on 127.0.0.1:0 answering from the fixture
@@ -74,7 +77,9 @@ func startServer(t testing.TB, o options) *testServer {
 	t.Helper()
 	set := fixtureSet(t)
 	h := &routing.Holder{}
-	h.Store(routing.Build(set, o.health, 1))
+	in := o.inputs
+	in.Health, in.Version = o.health, 1
+	h.Store(routing.Build(set, in))
 	reg := prometheus.NewRegistry()
 	cfg := o.cfg
 	cfg.Listen = []string{"127.0.0.1:0"}

@@ -145,8 +145,8 @@ func TestDropped(t *testing.T) {
 			})
 		}
 	}
-	// Over UDP our own loop drops and counts; over TCP miekg/dns drops
-	// before our handler.
+	// Over UDP serve drops and counts; over TCP the connection loop drops
+	// before serve, uncounted, as miekg/dns's server did.
 	if n := counterValue(t, ts.reg, "gtm_dns_dropped_total", map[string]string{"reason": "response"}); n != 1 {
 		t.Errorf("dropped{reason=response} = %v, want 1", n)
 	}

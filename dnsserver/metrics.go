@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gtm-project/gtm/routing"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,6 +40,10 @@ type Metrics struct {
 	truncated prometheus.Counter
 	dropped   *prometheus.CounterVec
 	panics    prometheus.Counter
+	// serviceAnswers counts answers of traffic-managed names by service,
+	// group (region or priority) and reason; every label comes from the
+	// configuration or routing.Reason, so the series are bounded.
+	serviceAnswers *prometheus.CounterVec
 }
 
 // NewMetrics registers the DNS metrics on reg.
@@ -65,8 +70,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "gtm", Subsystem: "dns", Name: "panics_total",
 		Help: "Queries that hit a bug and were answered SERVFAIL.",
 	})
+	m.serviceAnswers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "service_answers_total",
+		Help: "Answers of traffic-managed names, by service, chosen group (region or priority) and reason (latency, distance, rule, order, single, priority, failover, weighted, fail_open).",
+	}, []string{"service", "group", "reason"})
 	if reg != nil {
-		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics)
+		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers)
 	}
 	for i := range m.qtypeIdx {
 		m.qtypeIdx[i] = uint8(len(metricQtypes))
@@ -125,4 +134,24 @@ func rcodeLabel(rc int) string {
 		return s
 	}
 	return strconv.Itoa(rc)
+}
+
+// answerKey identifies one service answer series.
+type answerKey struct {
+	service, group string
+	reason         routing.Reason
+}
+
+// countAnswer counts the service answer in w.res.
+func (w *worker) countAnswer(m *Metrics) {
+	k := answerKey{w.res.Service, w.res.Group, w.res.Reason}
+	c, ok := w.answers[k]
+	if !ok {
+		if w.answers == nil {
+			w.answers = map[answerKey]prometheus.Counter{}
+		}
+		c = m.serviceAnswers.WithLabelValues(k.service, k.group, k.reason.String())
+		w.answers[k] = c
+	}
+	c.Inc()
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,14 @@ type Config struct {
 	// TCPIdleTimeout closes idle TCP connections. Default 10s (RFC 7766
 	// suggests seconds, not minutes, for a busy server).
 	TCPIdleTimeout time.Duration
+	// ECSMaxPrefixV4 and ECSMaxPrefixV6 are the longest EDNS Client Subnet
+	// source prefixes used to route (dns.ecs.max_prefix_v4/v6); longer
+	// ones are cut to them. Defaults 24 and 56 (RFC 7871 §11.1).
+	ECSMaxPrefixV4 int
+	ECSMaxPrefixV6 int
+	// Sampler, when set, is given the source addresses of queries about
+	// our zones (see Sampler). Nil samples nothing.
+	Sampler *Sampler
 }
 
 // Server answers DNS over UDP and TCP.
@@ -59,12 +68,18 @@ type Server struct {
 	nodeID  string
 	version string
 	nsid    *dns.EDNS0_NSID
+	ecsMax4 int
+	ecsMax6 int
+	sampler *Sampler
 
 	mu      sync.Mutex
 	addrs   []netip.AddrPort
 	ready   chan struct{}
 	udp     []*net.UDPConn
-	tcp     []*dns.Server
+	tcp     []net.Listener
+	conns   map[net.Conn]struct{} // open TCP connections; guarded by mu
+	connWG  sync.WaitGroup
+	closing atomic.Bool
 	workers sync.Pool
 }
 
@@ -79,10 +94,17 @@ func New(cfg Config, src Source, log zerolog.Logger, reg prometheus.Registerer) 
 	if cfg.TCPIdleTimeout == 0 {
 		cfg.TCPIdleTimeout = 10 * time.Second
 	}
+	if cfg.ECSMaxPrefixV4 <= 0 {
+		cfg.ECSMaxPrefixV4 = 24
+	}
+	if cfg.ECSMaxPrefixV6 <= 0 {
+		cfg.ECSMaxPrefixV6 = 56
+	}
 	s := &Server{
 		cfg: cfg, source: src, log: log, metrics: NewMetrics(reg), now: time.Now,
 		udpSize: cfg.UDPSize, nodeID: cfg.NodeID, version: cfg.Version,
-		ready: make(chan struct{}),
+		ecsMax4: min(cfg.ECSMaxPrefixV4, 32), ecsMax6: min(cfg.ECSMaxPrefixV6, 128), sampler: cfg.Sampler,
+		ready: make(chan struct{}), conns: map[net.Conn]struct{}{},
 	}
 	if cfg.NSID != "" {
 		s.nsid = &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: fmt.Sprintf("%x", cfg.NSID)}
@@ -121,12 +143,12 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for _, t := range s.tcp {
+	for _, l := range s.tcp {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := t.ActivateAndServe(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errc <- fmt.Errorf("dns tcp %s: %w", t.Listener.Addr(), err)
+			if err := s.serveTCPListener(l); err != nil {
+				errc <- err
 			}
 		}()
 	}
@@ -146,11 +168,7 @@ func (s *Server) closeAll(ctx context.Context) {
 	for _, c := range s.udp {
 		c.Close()
 	}
-	for _, t := range s.tcp {
-		if t.Listener != nil {
-			t.ShutdownContext(ctx) //nolint:errcheck // best effort at shutdown
-		}
-	}
+	s.shutdownTCP(ctx)
 }
 
 // listen binds UDP (Workers sockets with SO_REUSEPORT) and TCP on each
@@ -202,27 +220,10 @@ func (s *Server) bind(l, host string) error {
 		return fmt.Errorf("dns listen tcp %s: %w", addr, err)
 	}
 	s.udp = append(s.udp, udp...)
-	s.tcp = append(s.tcp, &dns.Server{
-		Listener:      tl,
-		Handler:       dns.HandlerFunc(s.serveTCP),
-		MsgAcceptFunc: acceptAll,
-		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
-		ReadTimeout:   s.cfg.TCPIdleTimeout,
-		WriteTimeout:  5 * time.Second,
-	})
+	s.tcp = append(s.tcp, tl)
 	s.mu.Lock()
 	s.addrs = append(s.addrs, bound)
 	s.mu.Unlock()
 	s.log.Info().Str("addr", addr).Int("udp_sockets", len(udp)).Msg("dns listening")
 	return nil
-}
-
-// acceptAll lets every query through to our handler, which decides
-// FORMERR and NOTIMP itself so UDP and TCP behave alike. Responses are
-// still ignored.
-func acceptAll(dh dns.Header) dns.MsgAcceptAction {
-	if dh.Bits&(1<<15) != 0 {
-		return dns.MsgIgnore
-	}
-	return dns.MsgAccept
 }

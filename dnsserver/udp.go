@@ -102,30 +102,3 @@ func (s *Server) serveSafe(w *worker, pkt []byte, proto int, src netip.Addr) (ou
 	}()
 	return s.serve(w, pkt, proto, src)
 }
-
-// serveTCP adapts miekg/dns's TCP server (which has parsed the query
-// already) to the same answer path.
-func (s *Server) serveTCP(rw dns.ResponseWriter, req *dns.Msg) {
-	w := s.workers.Get().(*worker)
-	defer s.workers.Put(w)
-	src := netip.Addr{}
-	if ta, ok := rw.RemoteAddr().(*net.TCPAddr); ok {
-		src = ta.AddrPort().Addr().Unmap()
-	}
-	var out []byte
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.metrics.panics.Inc()
-				s.log.Error().Interface("panic", r).Msg("query handler panicked; answered SERVFAIL")
-				m := new(dns.Msg)
-				m.SetRcode(req, dns.RcodeServerFailure)
-				out, _ = m.Pack()
-			}
-		}()
-		out = s.respond(w, req, protoTCP, src)
-	}()
-	if out != nil {
-		_, _ = rw.Write(out)
-	}
-}

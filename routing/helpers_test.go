@@ -41,7 +41,7 @@ func fixture(tb testing.TB) *zones.Set {
 // snapshot builds the fixture with the given health.
 func snapshot(tb testing.TB, h Health) *Snapshot {
 	tb.Helper()
-	return Build(fixture(tb), h, 1)
+	return Build(fixture(tb), Inputs{Health: h, Version: 1})
 }
 
 // lookup runs one query into a fresh Result.

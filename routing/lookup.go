@@ -15,9 +15,17 @@ const maxChase = 8
 type Query struct {
 	Name string // as received, any case
 	Type uint16
-	// Client is the address the answer is for: the ECS address when the
-	// query carried one, else the resolver's source address.
+	// Client is the address the answer is for: the ECS address (masked to
+	// its source prefix) when the query carried ECS with a non-zero
+	// source prefix, else the resolver's source address. Invalid: unknown,
+	// so answers follow the configured order.
 	Client netip.Addr
+	// ECS says the query carried an EDNS Client Subnet option, and
+	// SourceBits is its source prefix length as honoured (at most the
+	// server's maximum). The answer's scope never exceeds it; an ECS /0
+	// (the client asked for privacy) gets scope 0 everywhere.
+	ECS        bool
+	SourceBits uint8
 	// Rand drives rotation among equal endpoints; the server passes a cheap
 	// per-query random number so that routing stays pure.
 	Rand uint64
@@ -35,11 +43,14 @@ type Result struct {
 	Zone string
 	// Service is the traffic-managed name answered, if any; Group is the
 	// region (or priority group) chosen for it, FailedOpen whether its
-	// endpoints were all down and all answered.
+	// endpoints were all down and all answered, Reason why the group was
+	// chosen.
 	Service    string
 	Group      string
 	FailedOpen bool
-	// Scope is the ECS scope prefix length the answer depended on.
+	Reason     Reason
+	// Scope is the ECS scope prefix length the answer depended on: 0 when
+	// every client gets the same answer, and for a query without ECS.
 	Scope uint8
 }
 
@@ -47,7 +58,17 @@ type Result struct {
 func (r *Result) Reset() {
 	r.Rcode, r.Authoritative = dns.RcodeSuccess, false
 	r.Answer, r.Ns, r.Extra = r.Answer[:0], r.Ns[:0], r.Extra[:0]
-	r.Zone, r.Service, r.Group, r.FailedOpen, r.Scope = "", "", "", false, 0
+	r.Zone, r.Service, r.Group, r.FailedOpen, r.Reason, r.Scope = "", "", "", false, ReasonNone, 0
+}
+
+// walk is one lookup in progress: the question, the result being built,
+// what is known of the client, and the explanation when one is wanted.
+// It lives on Lookup's stack.
+type walk struct {
+	q  *Query
+	r  *Result
+	cs clientState
+	ex *Explanation // nil unless explaining
 }
 
 // Lookup answers q into r (which the caller has Reset) with authoritative
@@ -55,16 +76,22 @@ func (r *Result) Reset() {
 // chains inside our zones, wildcards (RFC 4592), NXDOMAIN and NODATA with
 // the SOA (RFC 2308), and traffic-managed names through their policy.
 func (s *Snapshot) Lookup(q *Query, r *Result) {
-	var buf [256]byte
-	nb, ok := canonicalBytes(q.Name, &buf)
-	if !ok {
-		r.Rcode = dns.RcodeRefused
-		return
-	}
-	s.resolve(nb, q.Name, q, r, 0)
+	w := walk{q: q, r: r}
+	s.lookup(&w)
 }
 
-func (s *Snapshot) resolve(nb []byte, owner string, q *Query, r *Result, depth int) {
+func (s *Snapshot) lookup(w *walk) {
+	var buf [256]byte
+	nb, ok := canonicalBytes(w.q.Name, &buf)
+	if !ok {
+		w.r.Rcode = dns.RcodeRefused
+		return
+	}
+	s.resolve(nb, w.q.Name, w, 0)
+}
+
+func (s *Snapshot) resolve(nb []byte, owner string, w *walk, depth int) {
+	q, r := w.q, w.r
 	var starts [128]int
 	nl := labelStarts(nb, &starts)
 
@@ -108,7 +135,7 @@ func (s *Snapshot) resolve(nb []byte, owner string, q *Query, r *Result, depth i
 	}
 
 	if n, ok := z.nodes[string(nb)]; ok {
-		s.answerNode(z, n, owner, false, q, r, depth)
+		s.answerNode(z, n, owner, false, w, depth)
 		return
 	}
 
@@ -120,7 +147,7 @@ func (s *Snapshot) resolve(nb []byte, owner string, q *Query, r *Result, depth i
 			continue
 		}
 		if ce.wild != nil {
-			s.answerNode(z, ce.wild, owner, true, q, r, depth)
+			s.answerNode(z, ce.wild, owner, true, w, depth)
 			return
 		}
 		break
@@ -131,7 +158,8 @@ func (s *Snapshot) resolve(nb []byte, owner string, q *Query, r *Result, depth i
 
 // answerNode answers from an existing node; synth says the node is a
 // wildcard whose records take the owner name of the question.
-func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, q *Query, r *Result, depth int) {
+func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, w *walk, depth int) {
+	q, r := w.q, w.r
 	qt := q.Type
 	if n.service != nil && (qt == dns.TypeA || qt == dns.TypeAAAA || qt == dns.TypeANY) {
 		t := qt
@@ -141,10 +169,7 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, q *Que
 				t = dns.TypeAAAA
 			}
 		}
-		rrs, g := n.service.pick(t, q.Rand)
-		if g != nil {
-			r.Service, r.Group = n.service.cfg.Name, g.key
-			r.FailedOpen = n.service.fam[famIndex(t)].failedOpen
+		if rrs := s.answerService(n.service, t, w); rrs != nil {
 			r.Answer = append(r.Answer, rrs...)
 			return
 		}
@@ -153,7 +178,6 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, q *Que
 			return
 		}
 	}
-
 	if n.cname != nil && qt != dns.TypeCNAME {
 		cn := n.cname.rrs[0]
 		for _, prev := range r.Answer {
@@ -174,7 +198,7 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, q *Que
 		if !ok {
 			return
 		}
-		s.resolve(tb, target, q, r, depth+1)
+		s.resolve(tb, target, w, depth+1)
 		return
 	}
 

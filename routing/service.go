@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 
@@ -14,21 +15,59 @@ import (
 type service struct {
 	cfg *zones.Service
 	fam [2]family // [0] A, [1] AAAA
+	// policy is cfg.Policy decoded once.
+	policy policy
+	// rules are the geo policy's country/continent rules.
+	rules []rule
+}
+
+// policy is a service's answering policy.
+type policy uint8
+
+const (
+	policyLatency policy = iota
+	policyGeo
+	policyFailover
+	policyWeighted
+)
+
+func policyOf(name string) policy {
+	switch name {
+	case "geo":
+		return policyGeo
+	case "failover":
+		return policyFailover
+	case "weighted":
+		return policyWeighted
+	}
+	return policyLatency
 }
 
 // family holds the answers of one address family.
 type family struct {
-	// groups are the candidate sets in preference order: regions for the
-	// latency and geo policies, priorities for failover, one group for
-	// weighted. Empty groups are left out.
+	// groups are the candidate sets: regions (in config order) for the
+	// latency and geo policies, priorities (lowest first) for failover,
+	// one group for weighted. Groups without a usable endpoint are left
+	// out, so any group may answer.
 	groups []group
 	// failedOpen says no endpoint was usable and every one is answered.
 	failedOpen bool
+	// all lists every group of the family with its endpoint counts,
+	// usable or not, for explanations.
+	all []groupCount
+}
+
+// groupCount is one group's endpoints: how many, and how many usable.
+type groupCount struct {
+	key           string
+	region        int
+	total, usable int
 }
 
 type group struct {
-	key string // region name, or priority
-	eps []*zones.Endpoint
+	key    string // region name, or priority
+	region int    // index into Snapshot.regions; -1 for priority and weighted groups
+	eps    []*zones.Endpoint
 	// rots[i] is the answer starting at endpoint i: up to `answers`
 	// records, spread over availability zones, so rotating i rotates the
 	// answer without allocating.
@@ -38,9 +77,12 @@ type group struct {
 	total uint64
 }
 
-func buildService(cfg *zones.Service, h Health, regionOrder []string) *service {
-	s := &service{cfg: cfg}
-	for f := range s.fam {
+func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule) *service {
+	svc := &service{cfg: cfg, policy: policyOf(cfg.Policy)}
+	if svc.policy == policyGeo {
+		svc.rules = buildRules(rules, s.regionIdx)
+	}
+	for f := range svc.fam {
 		var eps []*zones.Endpoint
 		for _, e := range cfg.Endpoints {
 			if e.Addr.Is4() == (f == 0) && e.Addr.IsValid() {
@@ -53,25 +95,44 @@ func buildService(cfg *zones.Service, h Health, regionOrder []string) *service {
 				usable = append(usable, e)
 			}
 		}
-		fam := &s.fam[f]
+		fam := &svc.fam[f]
+		for _, g := range s.groupEndpoints(cfg, eps) {
+			n := 0
+			for _, e := range g.eps {
+				if slices.Contains(usable, e) {
+					n++
+				}
+			}
+			fam.all = append(fam.all, groupCount{key: g.key, region: g.region, total: len(g.eps), usable: n})
+		}
 		if len(usable) == 0 && len(eps) > 0 && cfg.FailsOpen() {
 			// Fail open: answering every endpoint beats answering none when
 			// our view of health may be what is broken.
 			usable, fam.failedOpen = eps, true
 		}
-		fam.groups = groupEndpoints(cfg, usable, regionOrder)
+		for _, g := range s.groupEndpoints(cfg, usable) {
+			fam.groups = append(fam.groups, newGroup(cfg, g.key, g.region, g.eps))
+		}
 	}
-	return s
+	return svc
 }
 
-func groupEndpoints(cfg *zones.Service, eps []*zones.Endpoint, regionOrder []string) []group {
-	var groups []group
-	switch cfg.Policy {
-	case "weighted":
+// endpointSet is a group's key, region and endpoints before its answers
+// are made.
+type endpointSet struct {
+	key    string
+	region int
+	eps    []*zones.Endpoint
+}
+
+func (s *Snapshot) groupEndpoints(cfg *zones.Service, eps []*zones.Endpoint) []endpointSet {
+	var groups []endpointSet
+	switch policyOf(cfg.Policy) {
+	case policyWeighted:
 		if len(eps) > 0 {
-			groups = append(groups, newGroup(cfg, "all", eps))
+			groups = append(groups, endpointSet{"all", -1, eps})
 		}
-	case "failover":
+	case policyFailover:
 		byPrio := map[int][]*zones.Endpoint{}
 		var prios []int
 		for _, e := range eps {
@@ -82,25 +143,25 @@ func groupEndpoints(cfg *zones.Service, eps []*zones.Endpoint, regionOrder []str
 		}
 		sort.Ints(prios)
 		for _, p := range prios {
-			groups = append(groups, newGroup(cfg, strconv.Itoa(p), byPrio[p]))
+			groups = append(groups, endpointSet{strconv.Itoa(p), -1, byPrio[p]})
 		}
-	default: // latency, geo: by region
+	default: // latency, geo: by region, in config order
 		byRegion := map[string][]*zones.Endpoint{}
 		for _, e := range eps {
 			byRegion[e.Region] = append(byRegion[e.Region], e)
 		}
-		for _, r := range regionOrder {
-			if len(byRegion[r]) > 0 {
-				groups = append(groups, newGroup(cfg, r, byRegion[r]))
+		for i, r := range s.regions {
+			if len(byRegion[r.name]) > 0 {
+				groups = append(groups, endpointSet{r.name, i, byRegion[r.name]})
 			}
 		}
 	}
 	return groups
 }
 
-func newGroup(cfg *zones.Service, key string, eps []*zones.Endpoint) group {
+func newGroup(cfg *zones.Service, key string, region int, eps []*zones.Endpoint) group {
 	eps = spreadZones(eps)
-	g := group{key: key, eps: eps}
+	g := group{key: key, region: region, eps: eps}
 	rrs := make([]dns.RR, len(eps))
 	for i, e := range eps {
 		rrs[i] = addrRR(cfg.Name, cfg.TTL, e)
@@ -179,23 +240,4 @@ func addrRR(name string, ttl uint32, e *zones.Endpoint) dns.RR {
 	}
 	a := e.Addr.As16()
 	return &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: a[:]}
-}
-
-// pick returns the answer for one query: the first group in preference
-// order, rotated (or weighted) by rnd.
-func (s *service) pick(qtype uint16, rnd uint64) (rrs []dns.RR, g *group) {
-	f := &s.fam[0]
-	if qtype == dns.TypeAAAA {
-		f = &s.fam[1]
-	}
-	if len(f.groups) == 0 {
-		return nil, nil
-	}
-	g = &f.groups[0]
-	if s.cfg.Policy == "weighted" {
-		r := rnd % g.total
-		i := sort.Search(len(g.cum), func(i int) bool { return g.cum[i] > r })
-		return g.rots[i], g
-	}
-	return g.rots[rnd%uint64(len(g.rots))], g
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/gtm-project/gtm/geo"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/miekg/dns"
 )
@@ -28,8 +29,24 @@ type Snapshot struct {
 	Set *zones.Set
 
 	zones map[string]*zone // by canonical origin
-	// maxOrigin is the most labels of any origin, to bound the zone search.
-	regionOrder []string
+	// regions are the configured regions in config order; everything
+	// per region (groups, distances, latency columns) is indexed by
+	// position in this list.
+	regions   []regionInfo
+	regionIdx map[string]int
+	// geo locates clients through cache (nil without a database).
+	geo   *geo.DB
+	cache *locCache
+	// latency is the measured latency map and latCol its column of each
+	// region (-1: none); nil without a map.
+	latency *LatencyTable
+	latCol  []int
+}
+
+// regionInfo is one configured region.
+type regionInfo struct {
+	name     string
+	lat, lon float64
 }
 
 type zone struct {
@@ -71,14 +88,31 @@ func (n *node) get(t uint16) *rrset {
 	return nil
 }
 
-// Build makes a Snapshot from a validated configuration and the health of
-// its endpoints (nil: all usable).
-func Build(set *zones.Set, h Health, version uint64) *Snapshot {
+// Build makes a Snapshot from a validated configuration and its inputs:
+// health, location database, latency map (see Inputs).
+func Build(set *zones.Set, in Inputs) *Snapshot {
 	s := &Snapshot{
-		Version:     version,
-		Set:         set,
-		zones:       make(map[string]*zone, len(set.Zones)),
-		regionOrder: set.Config.RegionOrder(),
+		Version:   in.Version,
+		Set:       set,
+		zones:     make(map[string]*zone, len(set.Zones)),
+		regionIdx: map[string]int{},
+		geo:       in.Geo,
+	}
+	for _, name := range set.Config.RegionOrder() {
+		r := set.Config.Regions[name]
+		s.regionIdx[name] = len(s.regions)
+		s.regions = append(s.regions, regionInfo{name: name, lat: r.Lat, lon: r.Lon})
+	}
+	if in.Geo != nil {
+		if prev := in.Previous; prev != nil && prev.cache.reusable(in.Geo, s.regions) {
+			s.cache = prev.cache
+		} else {
+			s.cache = newLocCache(in.Geo, s.regions)
+		}
+	}
+	if in.Latency.Len() > 0 {
+		s.latency = in.Latency
+		s.latCol = in.Latency.columns(s.regions)
 	}
 	for _, zz := range set.Zones {
 		s.zones[zz.Origin] = buildZone(zz)
@@ -89,7 +123,7 @@ func Build(set *zones.Set, h Health, version uint64) *Snapshot {
 			continue // NewSet refuses this; be safe anyway
 		}
 		n := z.ensure(svc.Name)
-		n.service = buildService(svc, h, s.regionOrder)
+		n.service = s.buildService(svc, in.Health, in.GeoRules[svc.Name])
 	}
 	for _, z := range s.zones {
 		z.link(s)

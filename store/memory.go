@@ -22,6 +22,7 @@ type Memory struct {
 	docs     map[docKey][]Doc // newest first; [0] is current
 	versions map[string]uint64
 	subs     map[*feed]struct{}
+	lat      memLatency // resolver samples and RTTs (memory_latency.go)
 }
 
 // MemoryOption changes a default of NewMemory.

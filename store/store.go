@@ -144,4 +144,19 @@ type Store interface {
 	RestoreDocs(ctx context.Context, docs []Doc) error
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
+
+	// PutResolverSamples records resolver networks a DNS node served; each
+	// sample replaces the previous one of the same (Node, Prefix) and
+	// expires after its TTL (see latency.go).
+	PutResolverSamples(ctx context.Context, ss []ResolverSample) error
+	// ResolverSamples returns every sample that has not expired, sorted by
+	// (Prefix, Node).
+	ResolverSamples(ctx context.Context) ([]ResolverSample, error)
+	// PutLatency records measured round trips to resolver networks; each
+	// replaces the previous result of the same (Prober, Prefix) and
+	// expires after its TTL.
+	PutLatency(ctx context.Context, rs []LatencyResult) error
+	// Latency returns every result that has not expired, sorted by
+	// (Prefix, Source, Prober).
+	Latency(ctx context.Context) ([]LatencyResult, error)
 }

@@ -137,6 +137,36 @@ type Prober struct {
 	// ControlTargets are host:port addresses (TCP) this prober must reach to
 	// trust its own vantage point; when they all fail it is impaired.
 	ControlTargets []string `yaml:"control_targets"`
+	// Latency configures the measured latency map.
+	Latency Latency `yaml:"latency"`
+}
+
+// Latency configures the measured latency map: DNS nodes sample the
+// resolvers they serve, probers measure the round trip to them.
+type Latency struct {
+	// Enabled turns sampling and measuring on. Default false: it sends
+	// probes to third-party resolvers, which an operator must choose.
+	Enabled bool `yaml:"enabled"`
+	// Interval between measurement rounds. Default 5m.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one measurement. Default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// TopK is how many of the busiest resolver networks are kept and
+	// measured. Default 10000.
+	TopK int `yaml:"top_k"`
+	// Concurrency bounds measurements in flight. Default 100.
+	Concurrency int `yaml:"concurrency"`
+	// Method is auto (ICMP, else TCP connect to port 53), icmp or tcp.
+	Method string `yaml:"method"`
+	// Allow lists the prefixes that may be measured. Empty: public unicast
+	// only (no private, loopback, link-local or documentation ranges).
+	Allow []string `yaml:"allow"`
+	// SampleEvery samples one query in N. Default 16.
+	SampleEvery int `yaml:"sample_every"`
+	// SampleInterval is how often samples are written. Default 1m.
+	SampleInterval Duration `yaml:"sample_interval"`
+	// MaxAge leaves older measurements out of the map. Default 3 × interval.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // ProberEnabled reports whether the in-process prober runs.
@@ -153,9 +183,19 @@ type Service struct {
 	Answers int `yaml:"answers"`
 	// FailOpen answers every endpoint when all are down. Default true.
 	FailOpen *bool `yaml:"fail_open"`
+	// GeoRules send a country's or continent's clients to a region ahead
+	// of distance (geo policy only). First match wins.
+	GeoRules []GeoRule `yaml:"geo_rules"`
 	// Check is how the endpoints are probed; nil means static (always up).
 	Check     *Check      `yaml:"check"`
 	Endpoints []*Endpoint `yaml:"endpoints"`
+}
+
+// GeoRule is one country or continent → region rule.
+type GeoRule struct {
+	Country   string `yaml:"country"`   // ISO 3166-1 alpha-2, e.g. DE
+	Continent string `yaml:"continent"` // AF AN AS EU NA OC SA
+	Region    string `yaml:"region"`
 }
 
 // FailsOpen reports whether an all-down service answers every endpoint.

@@ -74,6 +74,31 @@ func (c *Config) ApplyDefaults() {
 	if c.Prober.ICMP == "" {
 		c.Prober.ICMP = DefaultICMPMode
 	}
+	l := &c.Prober.Latency
+	if l.Interval == 0 {
+		l.Interval = Duration(5 * time.Minute)
+	}
+	if l.Timeout == 0 {
+		l.Timeout = Duration(2 * time.Second)
+	}
+	if l.TopK == 0 {
+		l.TopK = 10000
+	}
+	if l.Concurrency == 0 {
+		l.Concurrency = 100
+	}
+	if l.Method == "" {
+		l.Method = "auto"
+	}
+	if l.SampleEvery == 0 {
+		l.SampleEvery = 16
+	}
+	if l.SampleInterval == 0 {
+		l.SampleInterval = Duration(time.Minute)
+	}
+	if l.MaxAge == 0 {
+		l.MaxAge = 3 * l.Interval
+	}
 	for _, s := range c.Services {
 		if s == nil {
 			continue

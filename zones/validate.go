@@ -88,6 +88,30 @@ func (c *Config) Validate() ErrorList {
 	if c.Prober.Concurrency < 1 {
 		add("prober.concurrency", "must be at least 1")
 	}
+	if l := c.Prober.Latency; l.Enabled {
+		switch l.Method {
+		case "auto", "icmp", "tcp":
+		default:
+			add("prober.latency.method", "unknown method %q: want auto, icmp or tcp", l.Method)
+		}
+		if l.Interval.D() < 10*time.Second {
+			add("prober.latency.interval", "%s is below the 10s minimum", l.Interval)
+		}
+		if l.Timeout <= 0 || l.Timeout >= l.Interval {
+			add("prober.latency.timeout", "%s must be above 0 and below the interval (%s)", l.Timeout, l.Interval)
+		}
+		if l.TopK < 1 || l.TopK > 1000000 {
+			add("prober.latency.top_k", "%d is outside 1..1000000", l.TopK)
+		}
+		if l.SampleEvery < 1 {
+			add("prober.latency.sample_every", "must be at least 1")
+		}
+		for i, a := range l.Allow {
+			if _, err := netip.ParsePrefix(strings.TrimSpace(a)); err != nil {
+				add(fmt.Sprintf("prober.latency.allow[%d]", i), "%q is not a prefix such as 192.0.2.0/24", a)
+			}
+		}
+	}
 	for i, t := range c.Prober.ControlTargets {
 		if err := checkHostPort(t); err != nil {
 			add(fmt.Sprintf("prober.control_targets[%d]", i), "%v", err)
@@ -146,6 +170,24 @@ func (c *Config) validateService(p string, s *Service) ErrorList {
 	}
 	if s.Check != nil {
 		errs = append(errs, c.validateCheck(p+".check", s.Check)...)
+	}
+	for i, r := range s.GeoRules {
+		rp := fmt.Sprintf("%s.geo_rules[%d]", p, i)
+		if s.Policy != "geo" {
+			add(rp, "geo_rules apply to the geo policy only (this service uses %s)", s.Policy)
+		}
+		if (r.Country == "") == (r.Continent == "") {
+			add(rp, "a rule needs a country or a continent (one of them)")
+		}
+		if r.Country != "" && (len(r.Country) != 2 || strings.ToUpper(r.Country) != r.Country) {
+			add(rp+".country", "%q is not an ISO 3166-1 alpha-2 code such as DE", r.Country)
+		}
+		if r.Continent != "" && !contains([]string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}, r.Continent) {
+			add(rp+".continent", "%q is not one of AF AN AS EU NA OC SA", r.Continent)
+		}
+		if _, ok := c.Regions[r.Region]; !ok {
+			add(rp+".region", "unknown region %q (not under regions:)", r.Region)
+		}
 	}
 	if len(s.Endpoints) == 0 {
 		add(p+".endpoints", "a service needs at least one endpoint")
