@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gtm-project/gtm/geo"
 	"github.com/gtm-project/gtm/health"
 	"github.com/gtm-project/gtm/routing"
 	"github.com/gtm-project/gtm/zones"
@@ -25,6 +26,10 @@ type engine struct {
 	set    *zones.Set
 	health routing.Health
 	ver    uint64
+	// geo locates clients (nil: no database); lat is the measured latency
+	// map (nil: none yet).
+	geo *geo.Provider
+	lat *routing.LatencyTable
 	// latest is the newest health, published or not (for the API).
 	latest atomic.Pointer[health.Status]
 	// cfgChanged wakes the health loop after a configuration change.
@@ -135,6 +140,35 @@ func (e *engine) setRoutingHealth(h routing.Health) {
 	e.publishLocked()
 }
 
+// setLatency publishes a snapshot with a new latency map.
+func (e *engine) setLatency(t *routing.LatencyTable) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lat = t
+	e.publishLocked()
+}
+
+// republish builds the snapshot again (after a GeoIP database reload).
+func (e *engine) republish() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.publishLocked()
+}
+
+// geoRules collects the services' geo_rules in routing's form.
+func geoRules(cfg *zones.Config) map[string][]routing.GeoRule {
+	var out map[string][]routing.GeoRule
+	for _, s := range cfg.Services {
+		for _, r := range s.GeoRules {
+			if out == nil {
+				out = map[string][]routing.GeoRule{}
+			}
+			out[s.Name] = append(out[s.Name], routing.GeoRule{Country: r.Country, Continent: r.Continent, Region: r.Region})
+		}
+	}
+	return out
+}
+
 // noteHealth keeps health that changed nothing routing cares about (RTTs,
 // vote details) for the API without rebuilding the snapshot.
 func (e *engine) noteHealth(h *health.Status) { e.latest.Store(h) }
@@ -147,7 +181,14 @@ func (e *engine) publishLocked() {
 		return
 	}
 	e.ver++
-	e.holder.Store(routing.Build(e.set, e.health, e.ver))
+	in := routing.Inputs{
+		Health: e.health, Latency: e.lat, Version: e.ver, Previous: e.holder.Snapshot(),
+		GeoRules: geoRules(e.set.Config),
+	}
+	if e.geo != nil {
+		in.Geo = e.geo.Current()
+	}
+	e.holder.Store(routing.Build(e.set, in))
 	e.snapVersion.Set(float64(e.ver))
 }
 

@@ -34,6 +34,8 @@ func commands() []command {
 		{"check", "validate the config and zone files; print every error", runCheck},
 		{"zone", "edit zones through the API: list, get, apply, delete, history, rollback", runZone},
 		{"service", "edit services through the API: list, get, apply, delete, history, rollback", runService},
+		{"explain", "show how a node decides the answer for a client", runExplain},
+		{"demo", "a self-contained tour on loopback: three regions, GeoIP, failover", runDemo},
 		{"drain", "take an endpoint, zone (REGION/ZONE) or region out of answers", runDrain},
 		{"undrain", "put a drained endpoint, zone or region back", runUndrain},
 		{"version", "print the version", runVersion},

@@ -51,10 +51,18 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Error().Err(err).Msg("prober")
 		return exitError{1}
 	}
+	lp, err := newLatencyProber(log.With().Str("component", "latency").Logger(), cfg, st, prb, reg)
+	if err != nil {
+		log.Error().Err(err).Msg("latency prober")
+		return exitError{1}
+	}
 	web := api.New(cfg.API.Listen, reg, nil, log.With().Str("component", "api").Logger())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return prb.Run(gctx) })
+	if lp != nil {
+		g.Go(func() error { return lp.Run(gctx) })
+	}
 	g.Go(func() error { return web.Run(gctx) })
 	g.Go(func() error {
 		hup := make(chan os.Signal, 1)

@@ -107,13 +107,22 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return exitError{1}
 	}
 
+	steer, err := newSteering(log.With().Str("component", "steering").Logger(), cfg, st, prb, eng, reg)
+	if err != nil {
+		log.Error().Err(err).Msg("steering")
+		return exitError{1}
+	}
+
 	dns := dnsserver.New(dnsserver.Config{
-		Listen:  cfg.DNS.Listen,
-		UDPSize: cfg.DNS.UDPSize,
-		Workers: cfg.DNS.Workers,
-		NodeID:  cfg.Node.ID,
-		NSID:    cfg.DNS.NSID,
-		Version: cfg.DNS.Version,
+		Listen:         cfg.DNS.Listen,
+		UDPSize:        cfg.DNS.UDPSize,
+		Workers:        cfg.DNS.Workers,
+		NodeID:         cfg.Node.ID,
+		NSID:           cfg.DNS.NSID,
+		Version:        cfg.DNS.Version,
+		ECSMaxPrefixV4: cfg.DNS.ECS.MaxPrefixV4,
+		ECSMaxPrefixV6: cfg.DNS.ECS.MaxPrefixV6,
+		Sampler:        steer.sampler,
 	}, eng.holder, log.With().Str("component", "dns").Logger(), reg)
 
 	var draining atomic.Bool
@@ -129,6 +138,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	web.Tokens = tokens
 	web.HandleDrains(st)
 	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{})
+	web.HandleExplain(explainer(dns, eng))
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {
 		d := uiData(cfg.Node, eng, mon, cfg.State.Backend)
@@ -168,6 +178,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if prb != nil {
 		g.Go(func() error { return prb.Run(gctx) })
 	}
+	steer.run(gctx, g)
 	g.Go(func() error {
 		select {
 		case <-dns.Ready():
