@@ -29,6 +29,8 @@ type Server struct {
 	Mux *http.ServeMux
 	// Tokens authorise state-changing calls.
 	Tokens Tokens
+	// CertFile and KeyFile, when set, serve HTTPS instead of HTTP.
+	CertFile, KeyFile string
 
 	mu    sync.Mutex
 	bound net.Addr
@@ -82,7 +84,13 @@ func (s *Server) Run(ctx context.Context) error {
 	close(s.up)
 	hs := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() {
+		if s.CertFile != "" {
+			errc <- hs.ServeTLS(l, s.CertFile, s.KeyFile)
+			return
+		}
+		errc <- hs.Serve(l)
+	}()
 	s.Log.Info().Str("addr", l.Addr().String()).Msg("http listening")
 	select {
 	case err := <-errc:

@@ -76,6 +76,12 @@ type API struct {
 	Listen string `yaml:"listen"`
 	// TokenFile holds bearer tokens for state-changing calls.
 	TokenFile string `yaml:"token_file"`
+	// ReadAuth makes reads of zones and services need a token too (a
+	// read-only one will do). Default false: reads are open.
+	ReadAuth bool `yaml:"read_auth"`
+	// TLSCertFile and TLSKeyFile serve the API over HTTPS.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // State configures where shared state lives.

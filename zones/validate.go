@@ -61,6 +61,9 @@ func (c *Config) Validate() ErrorList {
 	if err := checkHostPort(c.API.Listen); err != nil {
 		add("api.listen", "%v", err)
 	}
+	if (c.API.TLSCertFile == "") != (c.API.TLSKeyFile == "") {
+		add("api.tls_cert_file", "HTTPS needs both tls_cert_file and tls_key_file")
+	}
 	switch c.State.Backend {
 	case "memory":
 	case "redis":

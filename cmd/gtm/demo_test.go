@@ -101,4 +101,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s printed nothing", st.cmd)
 		}
 	}
+	// gtm explain shows the decision dig gets, for every demo network.
+	for _, r := range demoRegions {
+		dig, err := exec.Command("dig", "@127.0.0.1", "-p", fmt.Sprint(dnsPort), "api.example.com", "+subnet="+r.ecs, "+short").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := exec.Command(bin, "explain", "api.example.com", "--ecs", r.ecs, "--api", fmt.Sprintf("http://127.0.0.1:%d", apiPort)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("explain: %v\n%s", err, ex)
+		}
+		got := strings.TrimSpace(string(dig))
+		if got != r.ip || !strings.Contains(string(ex), "IN A "+got) || !strings.Contains(string(ex), "chosen     "+r.name) {
+			t.Errorf("%s: dig answers %q; explain says:\n%s", r.ecs, got, ex)
+		}
+	}
 }

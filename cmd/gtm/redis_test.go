@@ -255,3 +255,31 @@ func TestTwoNodesShareRedis(t *testing.T) {
 	w.gws["127.0.0.11"].stop()
 	until(t, us, "api.example.com", []string{"127.0.0.12", "127.0.0.13"}, 4*time.Second)
 }
+
+// TestStaleBudgetFailsOpen: with state.stale_after and stale_action
+// fail_open, health known from a store that went away is trusted only so
+// long; then every endpoint is answered, and /readyz says so.
+func TestStaleBudgetFailsOpen(t *testing.T) {
+	r := redistest.Start(t)
+	w := newWorld(t, fmt.Sprintf("{addrs: [%q]}", r.Addr))
+	cfg := nodeConfig("eu", fmt.Sprintf("{addrs: [%q]}", r.Addr), w.port, filepath.Join(w.dir, "state-eu.json"))
+	cfg = strings.Replace(cfg, "  snapshot_path:", "  stale_after: 2s\n  stale_action: fail_open\n  snapshot_path:", 1)
+	writeFiles(t, w.dir, map[string]string{"stale.yaml": cfg})
+	p := gtmtest.Start(t, filepath.Join(w.dir, "stale.yaml"))
+	until(t, p, "api.example.com", all3, 10*time.Second)
+	w.api(p, "PUT", "/api/v1/drains/endpoint/gw-1")
+	until(t, p, "api.example.com", no1, time.Second)
+	r.Kill()
+	killed := time.Now()
+	// Within the budget the drain holds...
+	if fails := hammer([]*gtmtest.Proc{p}, "api.example.com", no1, 50); fails != 0 {
+		t.Errorf("within stale_after: %d of 50 answers changed", fails)
+	}
+	// ...after it, every endpoint is answered.
+	took := until(t, p, "api.example.com", all3, 5*time.Second)
+	t.Logf("stale_after 2s: failed open %s after Redis died", (time.Since(killed)).Round(10*time.Millisecond))
+	_ = took
+	if _, body, _ := p.Get("/readyz"); !strings.Contains(body, `"stale":true`) {
+		t.Errorf("/readyz does not show the stale state: %s", body)
+	}
+}

@@ -136,8 +136,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return true, d
 	}, log.With().Str("component", "api").Logger())
 	web.Tokens = tokens
+	if cfg.API.TLSCertFile != "" {
+		web.CertFile, web.KeyFile = cfg.Resolve(cfg.API.TLSCertFile), cfg.Resolve(cfg.API.TLSKeyFile)
+	}
 	web.HandleDrains(st)
-	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{})
+	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth})
 	web.HandleExplain(explainer(dns, eng))
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {
