@@ -12,8 +12,6 @@ import (
 	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/prober"
 	"github.com/gtm-project/gtm/zones"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -27,19 +25,11 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *format, *level)
+	log, set, reg, err := start(stderr, *cfgPath, *format, *level)
 	if err != nil {
 		return err
 	}
-	set, err := zones.Load(*cfgPath)
-	if err != nil {
-		logConfigErrors(log, err)
-		return exitError{1}
-	}
 	cfg := set.Config
-	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
 	if err != nil {
 		log.Error().Err(err).Msg("state store")

@@ -56,27 +56,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *format, *level)
+	log, set, reg, err := start(stderr, *cfgPath, *format, *level)
 	if err != nil {
 		return err
 	}
-
-	set, err := zones.Load(*cfgPath)
-	if err != nil {
-		logConfigErrors(log, err)
-		return exitError{1}
-	}
 	cfg := set.Config
-	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: "gtm", Name: "build_info", Help: "Always 1; labels say what runs.",
-		ConstLabels: prometheus.Labels{"version": version, "node": cfg.Node.ID, "region": cfg.Node.Region},
-	})
-	buildInfo.Set(1)
-	reg.MustRegister(buildInfo)
 
 	eng := newEngine(log, reg)
 	eng.setConfig(set)
@@ -197,6 +181,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// start is what serve and probe do first: a logger, the configuration
+// (its errors logged, exit 1) and a metrics registry with the runtime's
+// collectors and gtm_build_info.
+func start(stderr io.Writer, cfgPath, format, level string) (zerolog.Logger, *zones.Set, *prometheus.Registry, error) {
+	log, err := newLogger(stderr, format, level)
+	if err != nil {
+		return log, nil, nil, err
+	}
+	set, err := zones.Load(cfgPath)
+	if err != nil {
+		logConfigErrors(log, err)
+		return log, nil, nil, exitError{1}
+	}
+	cfg := set.Config
+	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "build_info", Help: "Always 1; labels say what runs.",
+		ConstLabels: prometheus.Labels{"version": version, "node": cfg.Node.ID, "region": cfg.Node.Region},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+	return log, set, reg, nil
 }
 
 // reloadOnHUP re-reads config and zones on SIGHUP. A bad file is refused
