@@ -125,9 +125,11 @@ func (s *syncer) state() map[string]any {
 
 // resultsGap spaces syncs caused by probe results. Probers flush every
 // 100 ms, and re-reading the store on each flush made 3 nodes with 100
-// endpoints cost Redis ~730 commands/s; health needs no more than a few
-// reads a second. Drains and edits still apply at once.
-const resultsGap = 500 * time.Millisecond
+// endpoints cost Redis ~730 commands/s. 200 ms keeps a verdict's delay
+// well inside the failover bound (interval × fall + 1 s; the multi-region
+// e2e test went 0.1 s over it at 500 ms) at about half that load. Drains
+// and edits still apply at once.
+const resultsGap = 200 * time.Millisecond
 
 // Run syncs on every change message (results at most every resultsGap),
 // on reconnect and every second.
