@@ -156,8 +156,14 @@ func buildZone(zz *zones.Zone) *zone {
 			for _, rr := range set.rrs {
 				minTTL = min(minTTL, rr.Header().Ttl)
 			}
-			for _, rr := range set.rrs {
-				rr.Header().Ttl = minTTL
+			for i, rr := range set.rrs {
+				if rr.Header().Ttl != minTTL {
+					// Records are shared with earlier snapshots that may be
+					// answering right now: change a copy, never the original.
+					c := dns.Copy(rr)
+					c.Header().Ttl = minTTL
+					set.rrs[i] = c
+				}
 			}
 		}
 		sort.Slice(n.rrsets, func(i, j int) bool { return n.rrsets[i].typ < n.rrsets[j].typ })
