@@ -1,0 +1,201 @@
+//go:build e2e && linux
+
+package e2e
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// The world, as data. Everything the scenarios expect is derived from it:
+// the WAN's one-way delays are the truth about who is close to whom.
+
+const (
+	nsPrefix = "gtme2e-"        // every namespace the suite creates
+	wanRange = "10.77.0.0/16"   // used only inside those namespaces
+	primary  = "eu"             // the region holding Redis
+	gwPort   = 8080             // gateways' HTTP port
+	apiAddr  = "127.0.0.1:8053" // each node's API, on its namespace's own loopback
+	token    = "e2e-token-0123456789abcdef"
+
+	checkInterval = 1 // seconds
+	checkRise     = 2
+	checkFall     = 2
+)
+
+// region is a gtm region: a namespace with its DNS node (and prober), and
+// one with its gateways, one per availability zone.
+type region struct {
+	name     string
+	lat, lon float64
+	n        int // 10.77.n.2 is the node; 10.77.(10+n).z the gateways
+	zones    []string
+}
+
+func (r *region) dnsSite() string        { return r.name + "-dns" }
+func (r *region) gwSite() string         { return r.name + "-gw" }
+func (r *region) nodeAddr() netip.Addr   { return netip.AddrFrom4([4]byte{10, 77, byte(r.n), 2}) }
+func (r *region) nodeAP() netip.AddrPort { return netip.AddrPortFrom(r.nodeAddr(), 53) }
+
+// gateway is one endpoint of api.example.com.
+type gateway struct {
+	name, zone string
+	region     *region
+	addr       netip.Addr
+}
+
+func (g *gateway) addrPort() netip.AddrPort { return netip.AddrPortFrom(g.addr, gwPort) }
+
+func (r *region) gateways() []*gateway {
+	var out []*gateway
+	for i, z := range r.zones {
+		out = append(out, &gateway{
+			name: fmt.Sprintf("gw-%s-%s", r.name, z), zone: z, region: r,
+			addr: netip.AddrFrom4([4]byte{10, 77, byte(10 + r.n), byte(i + 1)}),
+		})
+	}
+	return out
+}
+
+// clientNet is a client network: a resolver at .2 of its /24 that asks
+// every DNS node, with ECS (its own /24) or without.
+type clientNet struct {
+	name     string
+	n        int // 10.77.(200+n).0/24
+	ecs      bool
+	country  string // ISO code and continent, for the GeoIP record
+	cont     string
+	lat, lon float64            // where the GeoIP database places it
+	delay    map[string]float64 // one-way ms to each region: the truth
+}
+
+func (c *clientNet) addr() netip.Addr { return netip.AddrFrom4([4]byte{10, 77, byte(200 + c.n), 2}) }
+func (c *clientNet) prefix() netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 77, byte(200 + c.n), 0}), 24)
+}
+
+// byRTT is the regions from closest to farthest as the WAN has it.
+func (c *clientNet) byRTT(regions []*region) []*region {
+	out := slices.Clone(regions)
+	slices.SortStableFunc(out, func(a, b *region) int { return cmp.Compare(c.delay[a.name], c.delay[b.name]) })
+	return out
+}
+
+// topology is the suite's world.
+type topology struct {
+	regions []*region
+	clients []*clientNet
+	// between regions, one-way ms
+	regionDelay map[[2]string]float64
+	intraMS     float64
+	defaultMS   float64
+}
+
+func defaultTopology() *topology {
+	eu := &region{name: "eu", lat: 50.11, lon: 8.68, n: 1, zones: []string{"a", "b", "c"}}   // Frankfurt
+	us := &region{name: "us", lat: 39.04, lon: -77.49, n: 2, zones: []string{"a", "b", "c"}} // Ashburn
+	ap := &region{name: "ap", lat: 1.35, lon: 103.82, n: 3, zones: []string{"a", "b", "c"}}  // Singapore
+	return &topology{
+		regions: []*region{eu, us, ap},
+		clients: []*clientNet{
+			{name: "paris", n: 1, ecs: true, country: "FR", cont: "EU", lat: 48.86, lon: 2.35,
+				delay: map[string]float64{"eu": 5, "us": 35, "ap": 45}},
+			{name: "newyork", n: 2, ecs: false, country: "US", cont: "NA", lat: 40.71, lon: -74.01,
+				delay: map[string]float64{"eu": 35, "us": 5, "ap": 45}},
+			// Geography puts Tokyo nearest Singapore; this WAN reaches the
+			// US region sooner (think of a cut cable on the way to ap).
+			{name: "tokyo", n: 3, ecs: true, country: "JP", cont: "AS", lat: 35.68, lon: 139.69,
+				delay: map[string]float64{"eu": 45, "us": 12, "ap": 25}},
+		},
+		regionDelay: map[[2]string]float64{{"eu", "us"}: 30, {"eu", "ap"}: 40, {"us", "ap"}: 35},
+		intraMS:     0.5,
+		defaultMS:   50,
+	}
+}
+
+func (tp *topology) region(name string) *region {
+	for _, r := range tp.regions {
+		if r.name == name {
+			return r
+		}
+	}
+	panic("no region " + name)
+}
+
+func (tp *topology) client(name string) *clientNet {
+	for _, c := range tp.clients {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("no client network " + name)
+}
+
+func (tp *topology) gateways() []*gateway {
+	var out []*gateway
+	for _, r := range tp.regions {
+		out = append(out, r.gateways()...)
+	}
+	return out
+}
+
+// gatewayName maps an answered address to its gateway's name.
+func (tp *topology) gatewayName(a string) string {
+	for _, g := range tp.gateways() {
+		if g.addr.String() == a {
+			return g.name
+		}
+	}
+	return a
+}
+
+// wanConfig is the gtm-wan config of the world (YAML).
+func (tp *topology) wanConfig() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# The e2e world: generated by e2e/topology_test.go (GTM_E2E_UPDATE=1 rewrites it).\n")
+	fmt.Fprintf(&b, "range: %s\nintra_ms: %g\ndefault_ms: %g\nsites:\n", wanRange, tp.intraMS, tp.defaultMS)
+	for _, r := range tp.regions {
+		fmt.Fprintf(&b, "  - {name: %s, netns: %s%s, place: %s, addrs: [%s]}\n", r.dnsSite(), nsPrefix, r.dnsSite(), r.name, r.nodeAddr())
+		var addrs, gws []string
+		for _, g := range r.gateways() {
+			addrs = append(addrs, g.addr.String())
+			gws = append(gws, fmt.Sprintf("%q", g.addrPort().String()))
+		}
+		fmt.Fprintf(&b, "  - {name: %s, netns: %s%s, place: %s, addrs: [%s],\n     gateways: [%s]}\n",
+			r.gwSite(), nsPrefix, r.gwSite(), r.name, strings.Join(addrs, ", "), strings.Join(gws, ", "))
+	}
+	for _, c := range tp.clients {
+		fmt.Fprintf(&b, "  - {name: %s, netns: %s%s, addrs: [%s]}\n", c.name, nsPrefix, c.name, c.addr())
+	}
+	b.WriteString("delays: # one-way ms, both directions; a place name covers its -dns and -gw sites\n")
+	for i, a := range tp.regions {
+		for _, bb := range tp.regions[i+1:] {
+			d, ok := tp.regionDelay[[2]string{a.name, bb.name}]
+			if !ok {
+				d = tp.regionDelay[[2]string{bb.name, a.name}]
+			}
+			fmt.Fprintf(&b, "  - {a: %s, b: %s, ms: %g}\n", a.name, bb.name, d)
+		}
+	}
+	for _, c := range tp.clients {
+		for _, r := range tp.regions {
+			fmt.Fprintf(&b, "  - {a: %s, b: %s, ms: %g}\n", c.name, r.name, c.delay[r.name])
+		}
+	}
+	return b.String()
+}
+
+// netnsNames lists every namespace of the world.
+func (tp *topology) netnsNames() []string {
+	var out []string
+	for _, r := range tp.regions {
+		out = append(out, nsPrefix+r.dnsSite(), nsPrefix+r.gwSite())
+	}
+	for _, c := range tp.clients {
+		out = append(out, nsPrefix+c.name)
+	}
+	return out
+}
