@@ -42,6 +42,10 @@ func (p *Prober) probeAndRecord(ctx context.Context, t *target) {
 		return
 	}
 	p.batch.add(r)
+	if r.Changed {
+		// A verdict that alters answers goes out now, not at the next tick.
+		p.batch.kickNow()
+	}
 }
 
 // probeOnce probes t under its timeout and returns the result with its
@@ -88,7 +92,7 @@ func (p *Prober) probeOnce(ctx context.Context, t *target) (store.ProbeResult, b
 			r.Err = o.err.Error()
 		}
 	}
-	r.Verdict = verdict(t.tracker, o.ok)
+	r.Verdict, r.Changed = verdict(t.tracker, o.ok)
 
 	if tm := t.metrics.Load(); tm != nil {
 		tm.duration.Observe(elapsed.Seconds())

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +164,62 @@ func TestRunVerdictRiseFall(t *testing.T) {
 
 	listenTCP(t, lnAddr)
 	sink.waitFor(t, key, 10*time.Second, "up again", func(rs []store.ProbeResult) bool { return last(rs).Verdict == health.Up.String() })
+}
+
+// Only changes to or from down alter answers, so only they are marked
+// Changed, and they reach the sink without waiting for the flush tick.
+func TestRunVerdictChangeFlushedAtOnce(t *testing.T) {
+	ln := listenTCP(t, "127.0.0.1:0")
+	lnAddr := ln.Addr().String()
+	addr, port := hostPort(t, lnAddr)
+	ch := zones.Check{Type: "tcp", Port: port, Interval: ms(30), Timeout: ms(2000), Jitter: ms(1), Rise: 2, Fall: 2}
+	// A flush tick that never comes within the test: only kicks flush.
+	p, sink, _ := newTestProber(t, testConfig(service("svc.example.", ch, addr)), Options{FlushInterval: time.Hour})
+	run(t, p)
+	key := "svc.example./ep0"
+
+	// Nothing is flushed before the first change, so let it rise first
+	// (rise 2 at 30ms); on a slow machine unknown -> down is marked too.
+	time.Sleep(300 * time.Millisecond)
+	ln.Close()
+	sink.waitFor(t, key, 10*time.Second, "down", func(rs []store.ProbeResult) bool {
+		return len(rs) > 0 && last(rs).Verdict == health.Down.String()
+	})
+	listenTCP(t, lnAddr)
+	rs := sink.waitFor(t, key, 10*time.Second, "up again", func(rs []store.ProbeResult) bool { return last(rs).Verdict == health.Up.String() })
+	// Every result that moved the verdict to or from down, and only those,
+	// is marked; the flush tick never came, so kicks carried them all.
+	var marks []string
+	prev := "unknown"
+	for _, r := range rs {
+		moved := r.Verdict != prev && (r.Verdict == "down" || prev == "down")
+		if r.Changed != moved {
+			t.Errorf("result %s -> %s marked Changed=%v", prev, r.Verdict, r.Changed)
+		}
+		if r.Changed {
+			marks = append(marks, r.Verdict)
+		}
+		prev = r.Verdict
+	}
+	if got := strings.Join(marks, " "); got != "down up" {
+		t.Errorf("changes marked: %q, want %q", got, "down up")
+	}
+}
+
+func TestVerdictChangedOnlyToOrFromDown(t *testing.T) {
+	tr := newTracker(2, 2)
+	var got []string
+	for _, ok := range []bool{true, true, true, false, false, false, true, true} {
+		v, changed := verdict(tr, ok)
+		if changed {
+			v += "!"
+		}
+		got = append(got, v)
+	}
+	want := "unknown up up up down! down down up!"
+	if s := strings.Join(got, " "); s != want {
+		t.Fatalf("verdicts %q, want %q (unknown -> up changes no answer)", s, want)
+	}
 }
 
 func verdicts(rs []store.ProbeResult) string {

@@ -82,10 +82,15 @@ func (b *batcher) add(r store.ProbeResult) {
 	}
 	b.mu.Unlock()
 	if n >= b.size {
-		select {
-		case b.kick <- struct{}{}:
-		default:
-		}
+		b.kickNow()
+	}
+}
+
+// kickNow asks for a flush without waiting for the next tick.
+func (b *batcher) kickNow() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -10,9 +10,12 @@ import "github.com/gtm-project/gtm/health"
 
 func newTracker(rise, fall int) *health.Tracker { return health.NewTracker(rise, fall) }
 
-// verdict records one outcome and returns the verdict for the result:
-// "unknown", "up" or "down".
-func verdict(tr *health.Tracker, ok bool) string {
-	st, _ := tr.Observe(ok)
-	return st.String()
+// verdict records one outcome and returns the verdict for the result
+// ("unknown", "up" or "down") and whether it moved to or from down: only
+// those changes alter answers (unknown counts as usable), so only they are
+// flushed and published at once.
+func verdict(tr *health.Tracker, ok bool) (string, bool) {
+	prev := tr.State()
+	st, changed := tr.Observe(ok)
+	return st.String(), changed && (st == health.Down || prev == health.Down)
 }

@@ -446,6 +446,37 @@ func runConformance(t *testing.T, b backend) {
 		})
 	})
 
+	t.Run("SubscribeUrgentVerdictChange", func(t *testing.T) {
+		a, o := b.open(t)
+		ctx := ctxT(t)
+		ch := a.Subscribe(ctx)
+		waitChange(t, ch, WhatResults, 0, 5*time.Second)
+		plain := result("s.", "e", "p", true, time.Millisecond)
+		if err := o.PutResults(ctx, []ProbeResult{plain}); err != nil {
+			t.Fatal(err)
+		}
+		if c := waitChange(t, ch, WhatResults, 1, time.Second); c.Urgent {
+			t.Fatalf("a write without a verdict change came as urgent: %+v", c)
+		}
+		changed := result("s.", "e2", "p", false, time.Millisecond)
+		changed.Verdict, changed.Changed = "down", true
+		if err := o.PutResults(ctx, []ProbeResult{plain, changed}); err != nil {
+			t.Fatal(err)
+		}
+		if c := waitChange(t, ch, WhatResults, 2, time.Second); !c.Urgent {
+			t.Fatalf("a write holding a verdict change came as %+v, want urgent", c)
+		}
+		rs, err := a.Results(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Endpoint == "e2" && !r.Changed {
+				t.Errorf("stored result lost Changed: %+v", r)
+			}
+		}
+	})
+
 	t.Run("SubscribeSlowReaderGetsLatest", func(t *testing.T) {
 		a, o := b.open(t)
 		ctx := ctxT(t)

@@ -14,10 +14,22 @@ type feed struct {
 	wake chan struct{}
 
 	mu      sync.Mutex
-	pending map[string]Change
+	pending map[string]queued
 	order   []string // Whats pending, oldest first, so no kind starves
 	last    map[string]uint64
 	seen    map[string]bool
+	// Urgency survives coalescing: a change is handed over as urgent when
+	// an urgent one was queued after the last change of its What that was
+	// delivered (seq numbers every queued change).
+	seq       uint64
+	urgentSeq map[string]uint64
+	doneSeq   map[string]uint64
+}
+
+// queued is a pending change and its place in the feed's sequence.
+type queued struct {
+	c   Change
+	seq uint64
 }
 
 func newFeed() *feed {
@@ -26,9 +38,11 @@ func newFeed() *feed {
 		// reader gets the newest pending change, not one queued earlier.
 		out:     make(chan Change),
 		wake:    make(chan struct{}, 1),
-		pending: make(map[string]Change),
-		last:    make(map[string]uint64),
-		seen:    make(map[string]bool),
+		pending:   make(map[string]queued),
+		last:      make(map[string]uint64),
+		seen:      make(map[string]bool),
+		urgentSeq: make(map[string]uint64),
+		doneSeq:   make(map[string]uint64),
 	}
 }
 
@@ -58,7 +72,11 @@ func (f *feed) queue(c Change) {
 	if _, ok := f.pending[c.What]; !ok {
 		f.order = append(f.order, c.What)
 	}
-	f.pending[c.What] = c
+	f.seq++
+	if c.Urgent {
+		f.urgentSeq[c.What] = f.seq
+	}
+	f.pending[c.What] = queued{c, f.seq}
 	f.last[c.What] = c.Version
 	f.seen[c.What] = true
 }
@@ -81,27 +99,32 @@ func (f *feed) lastVersions() map[string]uint64 {
 	return out
 }
 
-// peek returns the oldest pending change.
-func (f *feed) peek() (Change, bool) {
+// peek returns the oldest pending change, urgent if any change it
+// replaced since the last delivery was.
+func (f *feed) peek() (queued, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.order) == 0 {
-		return Change{}, false
+		return queued{}, false
 	}
-	return f.pending[f.order[0]], true
+	q := f.pending[f.order[0]]
+	q.c.Urgent = f.urgentSeq[q.c.What] > f.doneSeq[q.c.What]
+	return q, true
 }
 
-// delivered drops c from pending unless a newer change replaced it while
-// it was being handed over.
-func (f *feed) delivered(c Change) {
+// delivered records q as handed over and drops it from pending unless a
+// newer change replaced it meanwhile.
+func (f *feed) delivered(q queued) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.pending[c.What] != c {
+	w := q.c.What
+	f.doneSeq[w] = q.seq
+	if f.pending[w].seq != q.seq {
 		return
 	}
-	delete(f.pending, c.What)
-	for i, w := range f.order {
-		if w == c.What {
+	delete(f.pending, w)
+	for i, x := range f.order {
+		if x == w {
 			f.order = append(f.order[:i], f.order[i+1:]...)
 			break
 		}
@@ -112,7 +135,7 @@ func (f *feed) delivered(c Change) {
 func (f *feed) run(ctx context.Context) {
 	defer close(f.out)
 	for {
-		c, ok := f.peek()
+		q, ok := f.peek()
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -124,8 +147,8 @@ func (f *feed) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case f.out <- c:
-			f.delivered(c)
+		case f.out <- q.c:
+			f.delivered(q)
 		case <-f.wake:
 			// Something newer may have replaced c: look again.
 		}

@@ -47,6 +47,35 @@ func TestFeedCoalescesPerWhat(t *testing.T) {
 	}
 }
 
+func TestFeedCoalescingKeepsUrgent(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFeed()
+	// Nobody reads yet: an urgent change followed by a plain one must come
+	// out as one change, the newest version, still urgent.
+	f.push(Change{What: WhatResults, Version: 1, Urgent: true})
+	f.push(Change{What: WhatResults, Version: 2})
+	go f.run(ctx)
+	select {
+	case c := <-f.out:
+		if c != (Change{What: WhatResults, Version: 2, Urgent: true}) {
+			t.Fatalf("got %+v, want version 2, urgent", c)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("nothing delivered")
+	}
+	// Once delivered, the next plain change is plain again.
+	f.push(Change{What: WhatResults, Version: 3})
+	select {
+	case c := <-f.out:
+		if c.Urgent || c.Version != 3 {
+			t.Fatalf("got %+v, want version 3, not urgent", c)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("nothing delivered")
+	}
+}
+
 func TestFeedPushIfNew(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -65,11 +65,13 @@ func NewMemory(clock func() time.Time, opts ...MemoryOption) *Memory {
 }
 
 // bump raises the version of what and tells every subscriber; m.mu held.
-func (m *Memory) bump(what string) uint64 {
+func (m *Memory) bump(what string) uint64 { return m.bumpUrgent(what, false) }
+
+func (m *Memory) bumpUrgent(what string, urgent bool) uint64 {
 	m.versions[what]++
 	v := m.versions[what]
 	for f := range m.subs {
-		f.push(Change{What: what, Version: v})
+		f.push(Change{What: what, Version: v, Urgent: urgent})
 	}
 	return v
 }
@@ -85,12 +87,14 @@ func (m *Memory) PutResults(ctx context.Context, rs []ProbeResult) error {
 	now := m.clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	urgent := false
 	for _, r := range rs {
 		m.results[resultKey{r.Service, r.Endpoint, r.Prober}] = memResult{
 			r: r, expires: now.Add(ResultTTL(r.Interval, m.minTTL)),
 		}
+		urgent = urgent || r.Changed
 	}
-	m.bump(WhatResults)
+	m.bumpUrgent(WhatResults, urgent)
 	return nil
 }
 

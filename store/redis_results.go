@@ -39,7 +39,10 @@ func (r *Redis) PutResults(ctx context.Context, rs []ProbeResult) error {
 		args, ok := byProber[res.Prober]
 		if !ok {
 			order = append(order, res.Prober)
-			args = []any{res.Prober, prune, r.keys.channel}
+			args = []any{res.Prober, prune, r.keys.channel, "0"}
+		}
+		if res.Changed {
+			args[3] = "1"
 		}
 		ttl := ResultTTL(res.Interval, r.opts.MinResultTTL).Milliseconds()
 		byProber[res.Prober] = append(args, res.Key(), ttl, b)

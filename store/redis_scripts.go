@@ -20,10 +20,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 //
 // KEYS: 1 prober hash, 2 prober index, 3 results version.
 // ARGV: 1 prober id, 2 prune ("1": drop expired fields), 3 channel,
-// then triples (field, ttl ms, result JSON).
+// 4 urgent ("1": a verdict changed), then triples (field, ttl ms, result
+// JSON).
 var putResultsScript = redis.NewScript(luaNow + `
 local maxttl = 0
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local ttl = tonumber(ARGV[i+1])
   if ttl > maxttl then maxttl = ttl end
   redis.call('HSET', KEYS[1], ARGV[i], string.format('%d', now + ttl) .. ' ' .. ARGV[i+2])
@@ -43,7 +44,9 @@ end
 redis.call('ZADD', KEYS[2], 'GT', string.format('%d', now + maxttl), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now))
 local v = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', ARGV[3], '{"what":"results","version":' .. string.format('%d', v) .. '}')
+local urgent = ''
+if ARGV[4] == '1' then urgent = ',"urgent":true' end
+redis.call('PUBLISH', ARGV[3], '{"what":"results","version":' .. string.format('%d', v) .. urgent .. '}')
 return v
 `)
 

@@ -16,6 +16,7 @@ import (
 type changeMessage struct {
 	What    string `json:"what"`
 	Version uint64 `json:"version"`
+	Urgent  bool   `json:"urgent,omitempty"`
 }
 
 var allWhats = []string{WhatResults, WhatDrains, WhatConfig}
@@ -126,7 +127,7 @@ func (r *Redis) handle(ctx context.Context, f *feed, msg any) {
 			r.log.Warn().Str("payload", m.Payload).Msg("malformed change message, ignored")
 			return
 		}
-		f.push(Change{What: c.What, Version: c.Version})
+		f.push(Change{What: c.What, Version: c.Version, Urgent: c.Urgent})
 	}
 }
 

@@ -47,6 +47,10 @@ type ProbeResult struct {
 	// health's per-(endpoint, prober) state machine, so that every node
 	// reading the store sees the same per-prober votes.
 	Verdict string `json:"verdict"`
+	// Changed is set when this result moved the verdict to or from "down":
+	// the write is then published as urgent (Change.Urgent) so that nodes
+	// re-read at once instead of at their next spaced sync.
+	Changed bool `json:"changed,omitempty"`
 }
 
 // Key identifies the (service, endpoint) a result is about.
@@ -76,6 +80,10 @@ type Drain struct {
 type Change struct {
 	What    string // "results", "drains", "config"
 	Version uint64
+	// Urgent marks a results write holding a verdict change
+	// (ProbeResult.Changed): readers that space their syncs of results
+	// should not delay this one. Coalescing keeps it set.
+	Urgent bool
 }
 
 // Values of Change.What. Each has its own version counter; a Change carries

@@ -128,8 +128,12 @@ func (s *syncer) state() map[string]any {
 // endpoints cost Redis ~730 commands/s. 200 ms keeps a verdict's delay
 // well inside the failover bound (interval × fall + 1 s; the multi-region
 // e2e test went 0.1 s over it at 500 ms) at about half that load. Drains
-// and edits still apply at once.
-const resultsGap = 200 * time.Millisecond
+// and edits still apply at once, and so do results holding a verdict change
+// (store.Change.Urgent), spaced only by urgentGap.
+const (
+	resultsGap = 200 * time.Millisecond
+	urgentGap  = 20 * time.Millisecond
+)
 
 // Run syncs on every change message (results at most every resultsGap),
 // on reconnect and every second.
@@ -139,6 +143,7 @@ func (s *syncer) Run(ctx context.Context) error {
 	defer tick.Stop()
 	later := time.NewTimer(time.Hour)
 	later.Stop()
+	var due time.Time // when later fires; zero while it is not armed
 	publish := true
 	var last time.Time
 	for {
@@ -146,6 +151,10 @@ func (s *syncer) Run(ctx context.Context) error {
 			publish = false
 		}
 		last = time.Now()
+		if !due.IsZero() {
+			later.Stop()
+			due = time.Time{}
+		}
 	wait:
 		select {
 		case <-ctx.Done():
@@ -156,12 +165,22 @@ func (s *syncer) Run(ctx context.Context) error {
 				goto wait
 			}
 			if c.What == store.WhatResults {
-				if gap := resultsGap - time.Since(last); gap > 0 {
-					later.Reset(gap)
+				// A verdict change (to or from down) is read at once, up
+				// to one sync per urgentGap in a mass outage.
+				spacing := resultsGap
+				if c.Urgent {
+					spacing = urgentGap
+				}
+				if at := last.Add(spacing); time.Until(at) > 0 {
+					if due.IsZero() || at.Before(due) {
+						due = at
+						later.Reset(time.Until(at))
+					}
 					goto wait
 				}
 			}
 		case <-later.C:
+			due = time.Time{}
 		case <-tick.C:
 		case <-s.eng.configChanged():
 			publish = true
@@ -197,6 +216,10 @@ func (s *syncer) fail(op string, err error) error {
 func (s *syncer) sync(ctx context.Context, publish bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	// Results and drains are read beside the version: a node far from
+	// Redis pays one round trip, not three, before a verdict reaches its
+	// answers.
+	reads := s.readHealth(ctx)
 	ver, err := s.st.ConfigVersion(ctx)
 	if err != nil {
 		return s.fail("config_version", err)
@@ -209,6 +232,8 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 		if err := s.restore(ctx, held, ver); err != nil {
 			return s.fail("restore", err)
 		}
+		// The drains read beside the version predate the restore.
+		reads = s.readHealth(ctx)
 		if ver, err = s.st.ConfigVersion(ctx); err != nil {
 			return s.fail("config_version", err)
 		}
@@ -235,23 +260,14 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 		}
 		s.cfgVersion.Set(float64(ver))
 	}
-	// Results and drains are read at once: a node far from Redis pays one
-	// round trip for both, not two, before a verdict reaches its answers.
-	var drains []store.Drain
-	var derr error
-	got := make(chan struct{})
-	go func() {
-		defer close(got)
-		drains, derr = s.st.Drains(ctx)
-	}()
-	results, err := s.st.Results(ctx)
-	<-got
-	if err != nil {
-		return s.fail("results", err)
+	h := reads()
+	if h.rerr != nil {
+		return s.fail("results", h.rerr)
 	}
-	if derr != nil {
-		return s.fail("drains", derr)
+	if h.derr != nil {
+		return s.fail("drains", h.derr)
 	}
+	results, drains := h.results, h.drains
 	_, set := s.eng.effective()
 	status, transitions := s.mon.Update(health.Input{Config: set.Config, Results: results, Drains: drains, Now: time.Now()})
 
@@ -271,6 +287,27 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 	}
 	s.persist()
 	return nil
+}
+
+// healthReads is what readHealth found.
+type healthReads struct {
+	results    []store.ProbeResult
+	drains     []store.Drain
+	rerr, derr error
+}
+
+// readHealth reads results and drains concurrently and returns a function
+// that waits for both. A caller that returns early need not wait: the
+// reads end with ctx.
+func (s *syncer) readHealth(ctx context.Context) func() healthReads {
+	var h healthReads
+	var wg sync.WaitGroup
+	wg.Go(func() { h.drains, h.derr = s.st.Drains(ctx) })
+	wg.Go(func() { h.results, h.rerr = s.st.Results(ctx) })
+	return func() healthReads {
+		wg.Wait()
+		return h
+	}
 }
 
 func (s *syncer) readDocs(ctx context.Context) ([]store.Doc, error) {
