@@ -295,11 +295,9 @@ func (w *world) scenarioPrimaryCut(t *testing.T) {
 		case at.Sub(started) > time.Second:
 			e = fmt.Errorf("first answer after %s, %s", ms(at.Sub(started)), phases)
 		case first == byLatency:
-			r.note = phases + "the same answer as before the restart"
+			r.note = phases + "answered " + first + ", the same as before the restart: the snapshot holds the latency map"
 		case first == byDistance:
-			// The snapshot file holds config, drains and health but not
-			// the latency map, which is read from the store only.
-			r.note = phases + "answered " + first + " (distance): the snapshot holds no latency map, so until the store returns the restarted node ranks by distance"
+			e = fmt.Errorf("first answer %s is by distance: the latency map was not restored from the snapshot", first)
 		default:
 			e = fmt.Errorf("first answer %q: neither %q (latency) nor %q (distance)", first, byLatency, byDistance)
 		}
@@ -310,7 +308,6 @@ func (w *world) scenarioPrimaryCut(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	end := time.Now()
-	restarted := func(wa *watch, o obs) bool { return wa.node == ap && !o.at.Before(killed) }
 	gap := func(wa *watch, o obs) bool { // queries alive while ap's node was down on purpose (scenario 6)
 		return wa.node == ap && !o.done.Before(killed) && (ready.IsZero() || o.sent.Before(ready))
 	}
@@ -321,13 +318,13 @@ func (w *world) scenarioPrimaryCut(t *testing.T) {
 	}
 	w.check(t, result{scenario: sc, what: fmt.Sprintf("nodes us and ap answer every query for %s", window),
 		note: fmt.Sprintf("%d queries, %d failed", total, fails)}, err2)
-	changed, judged, ex := badIn(ws, t0, end, is(w.steady), restarted)
+	changed, judged, ex := badIn(ws, t0, end, is(w.steady), gap)
 	err2 = nil
 	if changed > 0 {
 		err2 = fmt.Errorf("%d of %d answers changed: %s", changed, judged, strings.Join(ex, "; "))
 	}
 	w.check(t, result{scenario: sc, what: "with the last configuration and health: no answer changed",
-		note: fmt.Sprintf("%d answers (the restarted node's: see 6)", judged)}, err2)
+		note: fmt.Sprintf("%d answers, the restarted node's included", judged)}, err2)
 
 	w.mustCtl(t, restore)
 	took, err = w.untilAnswered([]*region{w.tp.region("us"), ap}, "primary-edit.example.com", "192.0.2.44", 15*time.Second)

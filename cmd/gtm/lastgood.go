@@ -12,7 +12,8 @@ import (
 )
 
 // lastGood is what a node needs to serve without the store: the edits
-// (documents) and drains it last read, and the health it last published.
+// (documents) and drains it last read, the health it last published and
+// the latency measurements it last read.
 // It is written on change to state.snapshot_path and read at start, so a
 // node restarted while Redis is down answers at once, as before.
 type lastGood struct {
@@ -22,6 +23,11 @@ type lastGood struct {
 	Docs          []store.Doc           `json:"docs"`
 	Drains        []store.Drain         `json:"drains"`
 	Health        map[string]savedState `json:"health"` // by "service/endpoint"
+	// Latency is the latency map's measurements as last read, at
+	// LatencyAt: a node restarted without the store ranks clients by what
+	// was measured, not by distance alone.
+	Latency   []store.LatencyResult `json:"latency,omitempty"`
+	LatencyAt time.Time             `json:"latency_at,omitzero"`
 }
 
 type savedState struct {

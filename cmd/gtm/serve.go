@@ -96,6 +96,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Error().Err(err).Msg("steering")
 		return exitError{1}
 	}
+	steer.onLatency = sync.noteLatency
 
 	dns := dnsserver.New(dnsserver.Config{
 		Listen:         cfg.DNS.Listen,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gtm-project/gtm/health"
+	"github.com/gtm-project/gtm/routing"
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,14 +31,15 @@ const metaKind = "meta"
 // health. It runs beside the DNS server and never blocks it; when the store
 // cannot be read the last state keeps serving, and is kept on disk.
 type syncer struct {
-	log         zerolog.Logger
-	st          store.Store
-	mon         *health.Monitor
-	eng         *engine
-	node        string
-	path        string        // state.snapshot_path; "" keeps nothing on disk
-	staleAfter  time.Duration // 0: forever
-	staleAction string
+	log           zerolog.Logger
+	st            store.Store
+	mon           *health.Monitor
+	eng           *engine
+	node          string
+	path          string        // state.snapshot_path; "" keeps nothing on disk
+	staleAfter    time.Duration // 0: forever
+	staleAction   string
+	latencyMaxAge time.Duration
 
 	mu       sync.Mutex
 	held     lastGood // what this node last read from the store
@@ -45,6 +47,12 @@ type syncer struct {
 	up       bool
 	failOpen bool // the stale budget ran out and health was dropped
 	written  lastGood
+	// The latency map's measurements, as last read by the latency loop;
+	// latencyGen counts reads so persist need not compare them.
+	latency      []store.LatencyResult
+	latencyAt    time.Time
+	latencyGen   uint64
+	latencySaved uint64
 
 	storeUp     prometheus.Gauge
 	storeErrors *prometheus.CounterVec
@@ -56,6 +64,7 @@ func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *eng
 	s := &syncer{
 		log: log, st: st, mon: mon, eng: eng, node: cfg.Node.ID,
 		path: cfg.Resolve(cfg.State.SnapshotPath), staleAfter: cfg.State.StaleAfter.D(), staleAction: cfg.State.StaleAction,
+		latencyMaxAge: cfg.Prober.Latency.MaxAge.D(),
 	}
 	s.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "gtm", Name: "store_up", Help: "1 when the last read of the state store succeeded.",
@@ -95,11 +104,17 @@ func (s *syncer) loadLastGood() {
 		s.log.Error().Err(err).Msg("edits in the last-known-good snapshot do not fit the files; serving the files")
 	}
 	s.eng.setRoutingHealth(savedHealth(lg.Health))
+	if len(lg.Latency) > 0 {
+		// Judged as of when it was read: the store's answer will replace it.
+		s.eng.setLatency(routing.NewLatencyTable(lg.Latency, routing.LatencyOptions{Now: lg.LatencyAt, MaxAge: s.latencyMaxAge}))
+	}
 	s.mu.Lock()
 	s.held, s.written = *lg, *lg
+	s.latency, s.latencyAt = lg.Latency, lg.LatencyAt
 	s.mu.Unlock()
 	s.log.Info().Str("path", s.path).Time("written_at", lg.WrittenAt).Uint64("config_version", lg.ConfigVersion).
-		Int("docs", len(lg.Docs)).Int("drains", len(lg.Drains)).Msg("serving the last-known-good snapshot until the store answers")
+		Int("docs", len(lg.Docs)).Int("drains", len(lg.Drains)).Int("latency_results", len(lg.Latency)).
+		Msg("serving the last-known-good snapshot until the store answers")
 }
 
 func (s *syncer) age() time.Duration {
@@ -348,8 +363,10 @@ func (s *syncer) persist() {
 	}
 	s.mu.Lock()
 	cur := s.held
+	cur.Latency, cur.LatencyAt = s.latency, s.latencyAt
+	gen := s.latencyGen
 	same := cur.ConfigVersion == s.written.ConfigVersion && reflect.DeepEqual(cur.Drains, s.written.Drains) &&
-		reflect.DeepEqual(cur.Health, s.written.Health)
+		reflect.DeepEqual(cur.Health, s.written.Health) && gen == s.latencySaved
 	s.mu.Unlock()
 	if same {
 		return
@@ -362,6 +379,16 @@ func (s *syncer) persist() {
 	}
 	s.mu.Lock()
 	s.written = cur
+	s.latencySaved = gen
+	s.mu.Unlock()
+}
+
+// noteLatency keeps the latency measurements just read for the
+// last-known-good file; the next sync writes them.
+func (s *syncer) noteLatency(rs []store.LatencyResult, at time.Time) {
+	s.mu.Lock()
+	s.latency, s.latencyAt = rs, at
+	s.latencyGen++
 	s.mu.Unlock()
 }
 

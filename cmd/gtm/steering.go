@@ -31,6 +31,9 @@ type steering struct {
 	gp      *geo.Provider
 	sampler *dnsserver.Sampler
 	lp      *prober.LatencyProber
+	// onLatency is told every latency map read (the syncer keeps it in
+	// the last-known-good file).
+	onLatency func([]store.LatencyResult, time.Time)
 }
 
 // newSteering opens the GeoIP database (a missing or corrupt file is an
@@ -136,7 +139,11 @@ func (s *steering) latencyLoop(ctx context.Context) error {
 		rs, err := s.st.Latency(cctx)
 		cancel()
 		if err == nil {
-			s.eng.setLatency(routing.NewLatencyTable(rs, routing.LatencyOptions{Now: time.Now(), MaxAge: maxAge}))
+			now := time.Now()
+			s.eng.setLatency(routing.NewLatencyTable(rs, routing.LatencyOptions{Now: now, MaxAge: maxAge}))
+			if s.onLatency != nil {
+				s.onLatency(rs, now)
+			}
 		} else if ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("cannot read the latency map; the previous one stays")
 		}
