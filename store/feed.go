@@ -36,8 +36,8 @@ func newFeed() *feed {
 	return &feed{
 		// Unbuffered: the value is chosen when the reader takes it, so the
 		// reader gets the newest pending change, not one queued earlier.
-		out:     make(chan Change),
-		wake:    make(chan struct{}, 1),
+		out:       make(chan Change),
+		wake:      make(chan struct{}, 1),
 		pending:   make(map[string]queued),
 		last:      make(map[string]uint64),
 		seen:      make(map[string]bool),
