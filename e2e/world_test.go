@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -243,10 +245,21 @@ func staleNamespaces(t *testing.T) []string {
 	return names
 }
 
+// deleteNamespaces deletes the suite's namespaces. Processes still in them
+// (left by a run that was killed: they are the suite's own) are killed by
+// PID first, or they would keep a detached namespace alive.
 func deleteNamespaces(t *testing.T, names []string) {
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join("/var/run/netns", n)); err != nil {
 			continue
+		}
+		if out, err := exec.Command("ip", "netns", "pids", n).Output(); err == nil {
+			for _, f := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					t.Logf("killing pid %d left in namespace %s", pid, n)
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
 		}
 		if out, err := exec.Command("ip", "netns", "del", n).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v: %s", n, err, out)
