@@ -152,7 +152,7 @@ func (r *Redis) readWriterSet(ctx context.Context, set writerSet) ([]string, err
 			expStr, js, ok := strings.Cut(val, " ")
 			exp, err := strconv.ParseInt(expStr, 10, 64)
 			if !ok || err != nil {
-				r.log.Warn().Str("field", field).Msg("malformed latency entry in redis, ignored")
+				r.log.Warn().Str("key", set.prefix).Str("field", field).Msg("malformed entry in redis, ignored")
 				continue
 			}
 			if exp > now {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -92,57 +91,22 @@ func isNoScript(cmds []*redis.Cmd) bool {
 }
 
 // Results implements Store: two round trips (the index with the server
-// time, then every live prober hash in one pipeline).
+// time, then every live prober hash in one pipeline; see readWriterSet).
 func (r *Redis) Results(ctx context.Context) ([]ProbeResult, error) {
 	ctx, cancel := r.call(ctx)
 	defer cancel()
-	idx, err := resultsIndexScript.Run(ctx, r.client, []string{r.keys.probers, r.keys.resultsVersion}).Slice()
+	raw, err := r.readWriterSet(ctx, writerSet{index: r.keys.probers, prefix: r.keys.proberPrefix})
 	if err != nil {
-		return nil, fmt.Errorf("store: results index: %w", err)
+		return nil, fmt.Errorf("store: results: %w", err)
 	}
-	if len(idx) != 3 {
-		return nil, fmt.Errorf("store: results index: %d values, want 3", len(idx))
-	}
-	nowStr, _ := idx[0].(string)
-	now, err := strconv.ParseInt(nowStr, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("store: results index time %q: %w", nowStr, err)
-	}
-	probers, _ := idx[2].([]any)
-	if len(probers) == 0 {
-		return []ProbeResult{}, nil
-	}
-	p := r.client.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(probers))
-	for i, pr := range probers {
-		id, _ := pr.(string)
-		cmds[i] = p.HGetAll(ctx, r.keys.prober(id))
-	}
-	if _, err := p.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("store: read results: %w", err)
-	}
-	var out []ProbeResult
-	for _, c := range cmds {
-		for field, val := range c.Val() {
-			expStr, js, ok := strings.Cut(val, " ")
-			exp, err := strconv.ParseInt(expStr, 10, 64)
-			if !ok || err != nil {
-				r.log.Warn().Str("field", field).Msg("malformed result in redis, ignored")
-				continue
-			}
-			if exp <= now {
-				continue
-			}
-			var res ProbeResult
-			if err := json.Unmarshal([]byte(js), &res); err != nil {
-				r.log.Warn().Err(err).Str("field", field).Msg("malformed result in redis, ignored")
-				continue
-			}
-			out = append(out, res)
+	out := make([]ProbeResult, 0, len(raw))
+	for _, js := range raw {
+		var res ProbeResult
+		if err := json.Unmarshal([]byte(js), &res); err != nil {
+			r.log.Warn().Err(err).Msg("malformed result in redis, ignored")
+			continue
 		}
-	}
-	if out == nil {
-		out = []ProbeResult{}
+		out = append(out, res)
 	}
 	sortResults(out)
 	return out, nil

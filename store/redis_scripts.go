@@ -50,16 +50,6 @@ redis.call('PUBLISH', ARGV[3], '{"what":"results","version":' .. string.format('
 return v
 `)
 
-// resultsIndexScript returns the server time, the results version and the
-// probers whose hash may still hold live results.
-//
-// KEYS: 1 prober index, 2 results version.
-var resultsIndexScript = redis.NewScript(luaNow + `
-local v = redis.call('GET', KEYS[2]) or '0'
-local ps = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%d', now), '+inf')
-return {string.format('%d', now), v, ps}
-`)
-
 // setDrainScript adds or removes a drain.
 //
 // KEYS: 1 drains hash, 2 drains version.
