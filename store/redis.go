@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -35,10 +35,22 @@ type RedisOptions struct {
 	// DB selects a database (standalone and Sentinel only; Cluster has
 	// only db 0).
 	DB int
-	// TLS dials with TLS; TLSConfig overrides the default (system roots,
-	// TLS 1.2+, server name from the first address).
-	TLS       bool
-	TLSConfig *tls.Config
+	// SentinelUsername and SentinelPasswordFile authenticate to the
+	// sentinels themselves (Sentinel's own requirepass), which may differ
+	// from the data nodes' credentials.
+	SentinelUsername     string
+	SentinelPasswordFile string
+	// TLS dials with TLS 1.2+, verifying the server against the system
+	// roots, or TLSCAFile's, and each address's host (or TLSServerName).
+	// TLSCertFile and TLSKeyFile present a client certificate (Redis asks
+	// for one unless tls-auth-clients is no). TLSConfig, when set,
+	// replaces all of that.
+	TLS           bool
+	TLSCAFile     string
+	TLSCertFile   string
+	TLSKeyFile    string
+	TLSServerName string
+	TLSConfig     *tls.Config
 	// Prefix starts every key and the change channel. Default "gtm".
 	Prefix string
 
@@ -110,6 +122,52 @@ type Redis struct {
 	puts atomic.Uint64
 }
 
+// readSecret reads a password file ("" for none); a trailing newline is
+// trimmed.
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// tlsConfig builds the client TLS configuration. The server name is left
+// empty unless TLSServerName sets it: crypto/tls then checks each
+// connection against the host it dials, which is right for the several
+// hosts of Sentinel and Cluster.
+func (o RedisOptions) tlsConfig() (*tls.Config, error) {
+	if o.TLSConfig != nil {
+		return o.TLSConfig, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.TLSServerName}
+	if o.TLSCAFile != "" {
+		b, err := os.ReadFile(o.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", o.TLSCAFile)
+		}
+		c.RootCAs = pool
+	}
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return nil, errors.New("a client certificate needs both a certificate file and a key file")
+	}
+	if o.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
 // NewRedis builds a Redis Store. It reads the password file but does not
 // connect: the first call does, and every call reconnects as needed.
 func NewRedis(opts RedisOptions, log zerolog.Logger) (*Redis, error) {
@@ -117,22 +175,18 @@ func NewRedis(opts RedisOptions, log zerolog.Logger) (*Redis, error) {
 	if len(opts.Addrs) == 0 {
 		return nil, errors.New("store: redis: no address")
 	}
-	var password string
-	if opts.PasswordFile != "" {
-		b, err := os.ReadFile(opts.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("store: redis password: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, err := readSecret(opts.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis password: %w", err)
+	}
+	sentinelPassword, err := readSecret(opts.SentinelPasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis sentinel password: %w", err)
 	}
 	var tlsConf *tls.Config
 	if opts.TLS {
-		tlsConf = opts.TLSConfig
-		if tlsConf == nil {
-			tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-			if host, _, err := net.SplitHostPort(opts.Addrs[0]); err == nil {
-				tlsConf.ServerName = host
-			}
+		if tlsConf, err = opts.tlsConfig(); err != nil {
+			return nil, fmt.Errorf("store: redis tls: %w", err)
 		}
 	}
 	client := redis.NewUniversalClient(&redis.UniversalOptions{
@@ -141,8 +195,12 @@ func NewRedis(opts RedisOptions, log zerolog.Logger) (*Redis, error) {
 		IsClusterMode: opts.Cluster,
 		Username:      opts.Username,
 		Password:      password,
-		DB:            opts.DB,
-		TLSConfig:     tlsConf,
+		// Sentinel's own credentials (go-redis uses them for the
+		// sentinels only).
+		SentinelUsername: opts.SentinelUsername,
+		SentinelPassword: sentinelPassword,
+		DB:               opts.DB,
+		TLSConfig:        tlsConf,
 		// RESP2: no HELLO round trip per connection, and the simplest
 		// pub/sub framing; we use nothing RESP3 adds.
 		Protocol:     2,

@@ -105,8 +105,19 @@ type Redis struct {
 	MasterName   string   `yaml:"master_name"`
 	Username     string   `yaml:"username"`
 	PasswordFile string   `yaml:"password_file"`
-	DB           int      `yaml:"db"`
-	TLS          bool     `yaml:"tls"`
+	// SentinelUsername and SentinelPasswordFile authenticate to the
+	// sentinels (their own requirepass); only with master_name.
+	SentinelUsername     string `yaml:"sentinel_username"`
+	SentinelPasswordFile string `yaml:"sentinel_password_file"`
+	DB                   int    `yaml:"db"`
+	// TLS dials every Redis (and sentinel) with TLS 1.2+, verified against
+	// the system roots or TLSCAFile, and the dialled host or TLSServerName.
+	// TLSCertFile and TLSKeyFile present a client certificate.
+	TLS           bool   `yaml:"tls"`
+	TLSCAFile     string `yaml:"tls_ca_file"`
+	TLSCertFile   string `yaml:"tls_cert_file"`
+	TLSKeyFile    string `yaml:"tls_key_file"`
+	TLSServerName string `yaml:"tls_server_name"`
 	// Prefix is prepended to every key. Default "gtm".
 	Prefix string `yaml:"prefix"`
 }

@@ -94,6 +94,12 @@ var invalidFixtures = map[string][]string{
 	"invalid-redis.yaml": {
 		`testdata/invalid-redis.yaml:3: state.redis.addrs: the redis backend needs at least one address`,
 	},
+	"invalid-redis-tls.yaml": {
+		`testdata/invalid-redis-tls.yaml:5: state.redis.sentinel_password_file: sentinel credentials need master_name (Sentinel)`,
+		`testdata/invalid-redis-tls.yaml:6: state.redis.tls_ca_file: set, but state.redis.tls is false: add tls: true`,
+		`testdata/invalid-redis-tls.yaml:7: state.redis.tls_cert_file: set, but state.redis.tls is false: add tls: true`,
+		`testdata/invalid-redis-tls.yaml:7: state.redis.tls_cert_file: a client certificate needs both tls_cert_file and tls_key_file`,
+	},
 	"invalid-backend.yaml": {
 		`testdata/invalid-backend.yaml:1: state.backend: unknown backend "etcd": want memory or redis`,
 	},

@@ -75,6 +75,28 @@ func (c *Config) Validate() ErrorList {
 				add(fmt.Sprintf("state.redis.addrs[%d]", i), "%v", err)
 			}
 		}
+		r := c.State.Redis
+		if r.MasterName == "" {
+			if r.SentinelUsername != "" {
+				add("state.redis.sentinel_username", "sentinel credentials need master_name (Sentinel)")
+			}
+			if r.SentinelPasswordFile != "" {
+				add("state.redis.sentinel_password_file", "sentinel credentials need master_name (Sentinel)")
+			}
+		}
+		if !r.TLS {
+			for _, k := range []struct{ key, v string }{
+				{"tls_ca_file", r.TLSCAFile}, {"tls_cert_file", r.TLSCertFile},
+				{"tls_key_file", r.TLSKeyFile}, {"tls_server_name", r.TLSServerName},
+			} {
+				if k.v != "" {
+					add("state.redis."+k.key, "set, but state.redis.tls is false: add tls: true")
+				}
+			}
+		}
+		if (r.TLSCertFile == "") != (r.TLSKeyFile == "") {
+			add("state.redis.tls_cert_file", "a client certificate needs both tls_cert_file and tls_key_file")
+		}
 	default:
 		add("state.backend", "unknown backend %q: want memory or redis", c.State.Backend)
 	}

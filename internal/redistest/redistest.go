@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gtm-project/gtm/internal/testpki"
 )
 
 // RequireEnv makes a missing redis-server fail tests instead of skipping
@@ -38,6 +40,8 @@ type Server struct {
 	// Addr is "127.0.0.1:<Port>".
 	Addr string
 	Port int
+	// TLSAddr is the TLS listener of a server from StartTLS ("" otherwise).
+	TLSAddr string
 
 	t    testing.TB
 	bin  string
@@ -73,6 +77,20 @@ func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	args := append([]string{"--save", "", "--appendonly", "no"}, extra...)
 	return startServer(t, args, "")
+}
+
+// StartTLS is Start with a TLS listener too (Server.TLSAddr), using pki's
+// server certificate and requiring client certificates signed by its CA
+// (redis-server's default, tls-auth-clients yes). The plain port stays
+// open for the test's own checks.
+func StartTLS(t testing.TB, pki *testpki.PKI, extra ...string) *Server {
+	t.Helper()
+	port := freePort(t)
+	args := append([]string{"--tls-port", strconv.Itoa(port), "--tls-cert-file", pki.ServerCert,
+		"--tls-key-file", pki.ServerKey, "--tls-ca-cert-file", pki.CACert}, extra...)
+	s := Start(t, args...)
+	s.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return s
 }
 
 // startServer starts a process, picking a new port when the first one was

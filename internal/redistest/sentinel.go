@@ -18,6 +18,9 @@ const MasterName = "gtm-test"
 // answering, and a failover gets 2 s before another is tried.
 type Sentinel struct {
 	MasterName string
+	// Password is the data nodes' (requirepass), SentinelPassword the
+	// sentinels' own; both empty from StartSentinel.
+	Password, SentinelPassword string
 	// Addrs are the sentinels' addresses, for a client's Addrs.
 	Addrs     []string
 	Nodes     []*Server // [0] starts as master, [1] as its replica
@@ -29,14 +32,33 @@ type Sentinel struct {
 // failover can happen from the first moment.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
-	master := Start(t)
-	replica := Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
-	s := &Sentinel{MasterName: MasterName, Nodes: []*Server{master, replica}}
+	return StartSentinelAuth(t, "", "")
+}
+
+// StartSentinelAuth is StartSentinel with passwords: the master and the
+// replica require password (and the replica and the sentinels use it), and
+// the sentinels require sentinelPassword. Empty means none.
+func StartSentinelAuth(t testing.TB, password, sentinelPassword string) *Sentinel {
+	t.Helper()
+	var auth []string
+	if password != "" {
+		auth = []string{"--requirepass", password, "--masterauth", password}
+	}
+	master := Start(t, auth...)
+	replica := Start(t, append(auth, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))...)
+	s := &Sentinel{MasterName: MasterName, Nodes: []*Server{master, replica}, Password: password, SentinelPassword: sentinelPassword}
 	conf := fmt.Sprintf(`sentinel monitor %[1]s 127.0.0.1 %[2]d 2
 sentinel down-after-milliseconds %[1]s 1000
 sentinel failover-timeout %[1]s 2000
 sentinel parallel-syncs %[1]s 1
 `, MasterName, master.Port)
+	if password != "" {
+		conf += fmt.Sprintf("sentinel auth-pass %s %s\n", MasterName, password)
+	}
+	if sentinelPassword != "" {
+		// Sentinels authenticate to each other with their own password.
+		conf += fmt.Sprintf("requirepass %s\nsentinel sentinel-pass %s\n", sentinelPassword, sentinelPassword)
+	}
 	for range 3 {
 		sn := startServer(t, nil, conf)
 		s.Sentinels = append(s.Sentinels, sn)
@@ -44,7 +66,7 @@ sentinel parallel-syncs %[1]s 1
 	}
 	waitFor(t, 20*time.Second, "sentinels to see master, replica and each other", func(ctx context.Context) error {
 		for _, sn := range s.Sentinels {
-			c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, Protocol: 2, DisableIdentity: true})
+			c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, Password: s.SentinelPassword, Protocol: 2, DisableIdentity: true})
 			m, err := c.Master(ctx, MasterName).Result()
 			_ = c.Close()
 			if err != nil {
@@ -55,7 +77,7 @@ sentinel parallel-syncs %[1]s 1
 					sn.Addr, m["num-slaves"], m["num-other-sentinels"], m["flags"])
 			}
 		}
-		inf, err := info(ctx, replica.Addr, "replication")
+		inf, err := infoAuth(ctx, replica.Addr, password, "replication")
 		if err != nil {
 			return err
 		}
@@ -74,7 +96,7 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 		if !sn.Running() {
 			continue
 		}
-		c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, Protocol: 2, DisableIdentity: true})
+		c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, Password: s.SentinelPassword, Protocol: 2, DisableIdentity: true})
 		a, err := c.GetMasterAddrByName(ctx, s.MasterName).Result()
 		_ = c.Close()
 		if err == nil && len(a) == 2 {
@@ -118,7 +140,7 @@ func (s *Sentinel) WaitFailover(t testing.TB, old string, timeout time.Duration)
 		if a == old {
 			return fmt.Errorf("master is still %s", old)
 		}
-		inf, err := info(ctx, a, "replication")
+		inf, err := infoAuth(ctx, a, s.Password, "replication")
 		if err != nil {
 			return err
 		}
@@ -140,7 +162,7 @@ func (s *Sentinel) Tilt(ctx context.Context) string {
 		if !sn.Running() {
 			continue
 		}
-		inf, err := info(ctx, sn.Addr, "sentinel")
+		inf, err := infoAuth(ctx, sn.Addr, s.SentinelPassword, "sentinel")
 		if err == nil && contains(inf, "sentinel_tilt:1") {
 			out += "; sentinel " + sn.Addr + " in TILT mode"
 		}

@@ -12,7 +12,12 @@ import (
 // info runs INFO <section> (or CLUSTER INFO for section "cluster") on
 // addr over a one-shot connection.
 func info(ctx context.Context, addr, section string) (string, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
+	return infoAuth(ctx, addr, "", section)
+}
+
+// infoAuth is info with a password.
+func infoAuth(ctx context.Context, addr, password, section string) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, Protocol: 2, DisableIdentity: true,
 		MaxRetries: -1, DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second})
 	defer c.Close()
 	if section == "cluster" {
