@@ -74,3 +74,45 @@ func TestServeRedisOverTLS(t *testing.T) {
 		t.Errorf("the error does not name the key and the file:\n%s", out)
 	}
 }
+
+// The API commands verify an https API against --ca-file (a private CA),
+// and refuse it without.
+func TestCLIVerifiesAPIWithCAFile(t *testing.T) {
+	pki := testpki.New(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"example.com.zone": serveZone,
+		"tokens":           testToken + " rw ops\n",
+		"gtm.yaml": fmt.Sprintf(`
+node: {region: eu, id: node-eu}
+dns: {listen: ["127.0.0.1:0"]}
+api: {listen: "127.0.0.1:0", token_file: tokens, tls_cert_file: %q, tls_key_file: %q}
+regions:
+  eu: {lat: 50, lon: 8}
+zones:
+  - {origin: example.com., file: example.com.zone}
+`, pki.ServerCert, pki.ServerKey),
+	})
+	p := gtmtest.Start(t, filepath.Join(dir, "gtm.yaml"))
+	run := func(args ...string) (string, error) {
+		args = append(args, "--api", "https://"+p.API, "--token", testToken)
+		out, err := exec.Command(gtmtest.Binary(t), args...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("drain", "region", "eu", "--ca-file", pki.CACert); err != nil {
+		t.Fatalf("drain with --ca-file: %v\n%s", err, out)
+	}
+	cmd := exec.Command(gtmtest.Binary(t), "undrain", "region", "eu", "--api", "https://"+p.API, "--token", testToken)
+	cmd.Env = append(os.Environ(), "GTM_CA_FILE="+pki.CACert)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("undrain with $GTM_CA_FILE: %v\n%s", err, out)
+	}
+	out, err := run("drain", "region", "eu")
+	if err == nil || !strings.Contains(out, "certificate") {
+		t.Fatalf("drain without the CA: %v, want a certificate error:\n%s", err, out)
+	}
+	out, err = run("zone", "list", "--ca-file", filepath.Join(dir, "tokens"))
+	if err == nil || !strings.Contains(out, "no PEM certificate") {
+		t.Fatalf("zone list with a file that is no CA: %v\n%s", err, out)
+	}
+}

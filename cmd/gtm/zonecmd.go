@@ -52,7 +52,8 @@ func (c editCLI) usage(w io.Writer) {
        gtm %[1]s delete %[2]s [--dry-run] [--if-match VERSION] [--comment TEXT]
        gtm %[1]s history %[2]s [--patch] [--limit N]
        gtm %[1]s rollback %[2]s VERSION [--dry-run] [--if-match VERSION] [--comment TEXT]
-Every form also takes --api URL, --token TOKEN and --token-file FILE.
+Every form also takes --api URL, --token TOKEN, --token-file FILE and
+--ca-file FILE.
 `, c.cmd, c.arg, c.nameFlag)
 }
 
@@ -431,7 +432,11 @@ func (a *apiFlags) send(ctx context.Context, method, path string, body []byte, h
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
