@@ -2,8 +2,10 @@ package prober
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -39,7 +41,10 @@ type httpProbe struct {
 // follows redirects (a 3xx is the endpoint's answer, judged by expect, and
 // following it would probe another host), and never uses a proxy from the
 // environment (the probe must reach the endpoint itself).
-func newHTTPProbe(t *target, opts Options) (*httpProbe, error) {
+//
+// roots, when not nil, verifies the endpoint (the check's ca_file) instead
+// of opts.RootCAs.
+func newHTTPProbe(t *target, opts Options, roots *x509.CertPool) (*httpProbe, error) {
 	ch := t.check
 	scheme := "http"
 	if t.kind == "https" {
@@ -88,7 +93,7 @@ func newHTTPProbe(t *target, opts Options) (*httpProbe, error) {
 		TLSClientConfig: &tls.Config{
 			ServerName:         sni,
 			InsecureSkipVerify: ch.InsecureSkipVerify, //nolint:gosec // the operator's explicit choice per check
-			RootCAs:            opts.RootCAs,
+			RootCAs:            cmp.Or(roots, opts.RootCAs),
 			MinVersion:         tls.VersionTLS12,
 		},
 		DisableKeepAlives:      true,

@@ -1,16 +1,21 @@
 package prober
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gtm-project/gtm/internal/testpki"
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 )
@@ -213,5 +218,65 @@ func TestHTTPTLSFlagMakesHTTPS(t *testing.T) {
 	r := probeOnceWith(t, zones.Check{Type: "http", TLS: true, Port: port, InsecureSkipVerify: true}, addr, Options{})
 	if !r.OK || r.Kind != "https" {
 		t.Fatalf("http with tls: true: %+v", r)
+	}
+}
+
+// A check's ca_file verifies gateways whose certificates come from a
+// private CA; a Reload after the file changed uses the new one.
+func TestHTTPSCheckCAFile(t *testing.T) {
+	pki, other := testpki.New(t), testpki.New(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	cert, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	addr, port := serverHost(t, srv)
+
+	for _, tc := range []struct {
+		name, ca string
+		ok       bool
+	}{
+		{"the gateways' CA", pki.CACert, true},
+		{"system roots", "", false},
+		{"another CA", other.CACert, false},
+	} {
+		r := probeOnceWith(t, zones.Check{Type: "https", Port: port, CAFile: tc.ca}, addr, Options{})
+		if r.OK != tc.ok || (!tc.ok && r.Class != store.ErrTLS) {
+			t.Errorf("%s: ok=%v class=%q err=%q, want ok=%v", tc.name, r.OK, r.Class, r.Err, tc.ok)
+		}
+	}
+
+	// The CA file is rotated in place: a Reload picks it up.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	copyFile(t, other.CACert, ca)
+	ch := zones.Check{Type: "https", Port: port, CAFile: ca, Interval: zones.Duration(testInterval), Timeout: zones.Duration(10 * time.Second)}
+	cfg := testConfig(service("svc.example.", ch, addr))
+	p, _, _ := newTestProber(t, cfg, Options{})
+	probe := func() store.ProbeResult {
+		r, _ := p.probeOnce(context.Background(), p.targets["svc.example./ep0"])
+		return r
+	}
+	if r := probe(); r.OK {
+		t.Fatal("verified with the wrong CA")
+	}
+	copyFile(t, pki.CACert, ca)
+	p.Reload(cfg)
+	if r := probe(); !r.OK {
+		t.Fatalf("after the CA file changed and a reload: %+v", r)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -42,6 +43,9 @@ type target struct {
 	// removed is set when a Reload drops the target, so a probe in flight
 	// does not report for an endpoint that is gone.
 	removed atomic.Bool
+	// caPEM is the check's ca_file as read, so that a Reload after the
+	// file changed builds a new client.
+	caPEM   string
 	metrics atomic.Pointer[targetMetrics]
 
 	// Owned by the scheduler goroutine.
@@ -54,7 +58,7 @@ type target struct {
 // sameAs reports whether t and u probe the same thing the same way, so a
 // Reload may keep t's schedule and rise/fall state.
 func (t *target) sameAs(u *target) bool {
-	return t.kind == u.kind && t.addr == u.addr && reflect.DeepEqual(t.check, u.check)
+	return t.kind == u.kind && t.addr == u.addr && reflect.DeepEqual(t.check, u.check) && t.caPEM == u.caPEM
 }
 
 // buildTargets lists what cfg asks to probe: every endpoint of every
@@ -63,13 +67,32 @@ func (t *target) sameAs(u *target) bool {
 func buildTargets(cfg *zones.Config, opts Options, log zerolog.Logger) []*target {
 	var out []*target
 	seen := map[string]bool{}
+	type caFile struct {
+		pool *x509.CertPool
+		pem  []byte
+	}
+	cas := map[string]caFile{} // by path: endpoints of a check share one pool
 	add := func(t *target) {
 		if seen[t.key] {
 			log.Error().Str("service", t.service).Str("endpoint", t.endpoint).Msg("duplicate endpoint left out")
 			return
 		}
 		if t.kind == "http" || t.kind == "https" {
-			hp, err := newHTTPProbe(t, opts)
+			var roots *x509.CertPool
+			if t.check.CAFile != "" {
+				path := cfg.Resolve(t.check.CAFile)
+				ca, ok := cas[path]
+				if !ok {
+					var err error
+					if ca.pool, ca.pem, err = zones.LoadCertPool(path); err != nil {
+						log.Error().Err(err).Str("service", t.service).Str("endpoint", t.endpoint).Msg("check ca_file unreadable: endpoint left out")
+						return
+					}
+					cas[path] = ca
+				}
+				roots, t.caPEM = ca.pool, string(ca.pem)
+			}
+			hp, err := newHTTPProbe(t, opts, roots)
 			if err != nil {
 				log.Error().Err(err).Str("service", t.service).Str("endpoint", t.endpoint).Msg("endpoint left out")
 				return

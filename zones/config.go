@@ -258,6 +258,10 @@ type Check struct {
 	SNI string `yaml:"sni"`
 	// InsecureSkipVerify disables TLS certificate verification.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// CAFile is a PEM CA bundle that verifies https endpoints instead of
+	// the system roots (gateways with certificates from a private CA).
+	// Relative to the config file; re-read on reload.
+	CAFile string `yaml:"ca_file"`
 	// Expect lists accepted status codes or ranges ("200-399"). Default 200-399.
 	Expect []string `yaml:"expect"`
 	// Body, when set, must appear in the response body.

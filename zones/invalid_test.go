@@ -54,6 +54,11 @@ var invalidFixtures = map[string][]string{
 	"invalid-check-type.yaml": {
 		`testdata/invalid-check-type.yaml:8: services[0].check.type: unknown check type "dns": want one of icmp, tcp, http, https`,
 	},
+	"invalid-check-ca.yaml": {
+		`testdata/invalid-check-ca.yaml:8: services[0].check.ca_file: applies to https checks only (type: https, or type: http with tls: true)`,
+		`testdata/invalid-check-ca.yaml:12: services[1].check.ca_file: open testdata/missing-ca.pem: no such file or directory`,
+		`testdata/invalid-check-ca.yaml:16: services[2].check.ca_file: testdata/example.com.zone: no PEM certificate in it`,
+	},
 	"invalid-port.yaml": {
 		`testdata/invalid-port.yaml:10: services[0].check.port: 70000 is outside 1..65535`,
 	},
