@@ -59,6 +59,9 @@ func TestServeRedisOverTLS(t *testing.T) {
 		}
 		return nil
 	})
+	if _, m, err := p.Get("/metrics"); err != nil || !regexpLine(m, `^gtm_state_sync_seconds_count [1-9]`) {
+		t.Errorf("no sync counted in gtm_state_sync_seconds (%v)", err)
+	}
 	if err := p.Stop(); err != nil {
 		t.Logf("stop: %v", err)
 	}

@@ -59,6 +59,7 @@ type syncer struct {
 	storeErrors *prometheus.CounterVec
 	cfgVersion  prometheus.Gauge
 	restores    prometheus.Counter
+	syncSeconds prometheus.Histogram
 }
 
 func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *engine, cfg *zones.Config, reg prometheus.Registerer) *syncer {
@@ -79,11 +80,16 @@ func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *eng
 	s.restores = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "gtm", Name: "store_restores_total", Help: "Times this node restored configuration into a store that had lost it.",
 	})
+	s.syncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gtm", Name: "state_sync_seconds",
+		Help:    "Time to read the state store and apply it (one sync), failed syncs included.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "gtm", Name: "state_age_seconds",
 		Help: "Seconds since state was last read from the store: how old the health being served may be.",
 	}, func() float64 { return s.age().Seconds() })
-	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, age)
+	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, s.syncSeconds, age)
 	return s
 }
 
@@ -162,11 +168,15 @@ func (s *syncer) Run(ctx context.Context) error {
 	var due time.Time // when later fires; zero while it is not armed
 	publish := true
 	var last time.Time
+	var cost time.Duration
 	for {
+		began := time.Now()
 		if err := s.sync(ctx, publish); err == nil {
 			publish = false
 		}
 		last = time.Now()
+		cost = last.Sub(began)
+		s.syncSeconds.Observe(cost.Seconds())
 		if !due.IsZero() {
 			later.Stop()
 			due = time.Time{}
@@ -187,6 +197,11 @@ func (s *syncer) Run(ctx context.Context) error {
 				if c.Urgent {
 					spacing = urgentGap
 				}
+				// A sync reads every result: with thousands of endpoints
+				// it takes tens of ms, and syncing back to back in a mass
+				// outage would keep a core busy. Idle at least twice as
+				// long as the last sync took (at most a third of a core).
+				spacing = max(spacing, 2*cost)
 				if at := last.Add(spacing); time.Until(at) > 0 {
 					if due.IsZero() || at.Before(due) {
 						due = at
