@@ -127,7 +127,7 @@ func (r *Redis) handle(ctx context.Context, f *feed, msg any) {
 			r.log.Warn().Str("payload", m.Payload).Msg("malformed change message, ignored")
 			return
 		}
-		f.push(Change{What: c.What, Version: c.Version, Urgent: c.Urgent})
+		f.push(Change(c))
 	}
 }
 

@@ -85,7 +85,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	var gws []*demoGateway
 	for _, r := range demoRegions {
 		g := &demoGateway{region: r.name, addr: net.JoinHostPort(r.ip, port), delay: r.delay}
 		l, err := net.Listen("tcp", g.addr)
@@ -95,7 +94,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = g.srv.Serve(l) }()
 		defer g.srv.Close()
-		gws = append(gws, g)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "example.com.zone"), []byte(demoZone), 0o644); err != nil {
 		return err

@@ -148,9 +148,8 @@ func hammer(nodes []*gtmtest.Proc, name string, want []string, n int) (fails int
 }
 
 var (
-	all3  = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
-	no1   = []string{"127.0.0.12", "127.0.0.13"}
-	only1 = []string{"127.0.0.11"}
+	all3 = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
+	no1  = []string{"127.0.0.12", "127.0.0.13"}
 )
 
 const extraService = "endpoints: [{name: extra-1, region: us, zone: \"1\", address: 198.51.100.7}]\n"
