@@ -1,14 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gtm-project/gtm/internal/gtmtest"
+	"github.com/gtm-project/gtm/internal/redistest"
 )
 
 // requireTool skips when a command-line tool is missing, unless
@@ -88,6 +91,40 @@ func TestReadmeTour(t *testing.T) {
 		}
 		if string(out) != st.want {
 			t.Errorf("%s\n got:\n%s want:\n%s", st.cmd, out, st.want)
+		}
+	}
+}
+
+// TestReadmeDocumentsEveryMetric: every gtm_ metric a node exports (here
+// with Redis state, a prober and the quickstart's services) is in the
+// README's metric tables, so operators can look up what they scrape.
+func TestReadmeDocumentsEveryMetric(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(gtm_[a-z0-9_]+)`").FindAllStringSubmatch(string(b), -1) {
+		documented[m[1]] = true
+	}
+	r := redistest.Start(t)
+	w := newWorld(t, fmt.Sprintf("{addrs: [%q]}", r.Addr), "eu")
+	p := w.nodes["eu"]
+	p.WaitLog(10*time.Second, "endpoint up")
+	_, body, err := p.Get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (gtm_[a-z0-9_]+) `).FindAllStringSubmatch(body, -1) {
+		exported[m[1]] = true
+	}
+	if len(exported) < 20 {
+		t.Fatalf("only %d gtm_ metrics exported:\n%s", len(exported), body)
+	}
+	for name := range exported {
+		if !documented[name] {
+			t.Errorf("%s is exported but not in the README's metric tables", name)
 		}
 	}
 }
