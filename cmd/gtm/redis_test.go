@@ -282,3 +282,26 @@ func TestStaleBudgetFailsOpen(t *testing.T) {
 		t.Errorf("/readyz does not show the stale state: %s", body)
 	}
 }
+
+// A store outage is logged once, also when the node has never reached the
+// store since it started, and again for the next outage.
+func TestStoreOutageLoggedOnce(t *testing.T) {
+	r := redistest.Start(t)
+	r.Kill()
+	w := newWorld(t, fmt.Sprintf("{addrs: [%q]}", r.Addr), "eu")
+	p := w.nodes["eu"]
+	const down, up = "state store unreachable; serving the last known state", "state store reachable"
+	p.WaitLog(10*time.Second, down)
+	time.Sleep(3500 * time.Millisecond) // three more failed syncs at least
+	if n := strings.Count(p.Log(), down); n != 1 {
+		t.Fatalf("outage logged %d times, want once:\n%s", n, p.Log())
+	}
+	r.Restart()
+	p.WaitLog(15*time.Second, up)
+	from := p.LogCount()
+	r.Kill()
+	p.WaitLogAfter(15*time.Second, down, from)
+	if n := strings.Count(p.Log(), down); n != 2 {
+		t.Fatalf("two outages logged %d times:\n%s", n, p.Log())
+	}
+}

@@ -47,6 +47,7 @@ type syncer struct {
 	lastOK   time.Time
 	up       bool
 	failOpen bool // the stale budget ran out and health was dropped
+	warned   bool // the outage under way was logged
 	written  lastGood
 	// The latency map's measurements, as last read by the latency loop;
 	// latencyGen counts reads so persist need not compare them.
@@ -223,11 +224,14 @@ func (s *syncer) fail(op string, err error) error {
 	s.storeErrors.WithLabelValues(op).Inc()
 	s.storeUp.Set(0)
 	s.mu.Lock()
-	wasUp := s.up
 	s.up = false
 	lastOK := s.lastOK
+	// One line per outage, also for a node that has not reached the store
+	// since it started; gtm_store_errors_total counts every failure.
+	warn := !s.warned
+	s.warned = true
 	s.mu.Unlock()
-	if wasUp || lastOK.IsZero() {
+	if warn {
 		s.log.Warn().Err(err).Str("op", op).Msg("state store unreachable; serving the last known state")
 	}
 	if s.staleAfter > 0 && !lastOK.IsZero() && time.Since(lastOK) > s.staleAfter && s.staleAction == "fail_open" {
@@ -304,7 +308,7 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 
 	s.mu.Lock()
 	recovered := !s.up || s.failOpen
-	s.up, s.lastOK, s.failOpen = true, time.Now(), false
+	s.up, s.lastOK, s.failOpen, s.warned = true, time.Now(), false, false
 	s.held = lastGood{Node: s.node, ConfigVersion: ver, Docs: docs, Drains: drains, Health: healthOf(status)}
 	s.mu.Unlock()
 	s.storeUp.Set(1)
