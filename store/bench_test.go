@@ -67,3 +67,33 @@ func BenchmarkMemoryPutResults100(b *testing.B) {
 func BenchmarkMemoryResults300(b *testing.B) {
 	benchRead(b, NewMemory(nil))
 }
+
+// BenchmarkRedisResults300Churn is benchRead with a fifth of the results
+// rewritten (new At) before each read: a node syncing every 200 ms with
+// checks every second.
+func BenchmarkRedisResults300Churn(b *testing.B) {
+	srv := redistest.Start(b)
+	s := newTestRedis(b, RedisOptions{Addrs: []string{srv.Addr}, MinResultTTL: time.Minute})
+	ctx := context.Background()
+	for _, p := range []string{"p1", "p2", "p3"} {
+		if err := s.PutResults(ctx, benchResults(p, 100)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	churn := benchResults("p1", 60)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		now := time.Now()
+		for i := range churn {
+			churn[i].At = now
+		}
+		if err := s.PutResults(ctx, churn); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := s.Results(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

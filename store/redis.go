@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -120,6 +121,13 @@ type Redis struct {
 
 	// puts counts PutResults calls, to prune expired fields now and then.
 	puts atomic.Uint64
+
+	// decoded keeps the results of the last Results call by their stored
+	// JSON: a result is rewritten once per check interval, while nodes
+	// read several times a second, so most are decoded once, not on every
+	// read.
+	decodedMu sync.Mutex
+	decoded   map[string]ProbeResult
 }
 
 // readSecret reads a password file ("" for none); a trailing newline is

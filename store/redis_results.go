@@ -100,14 +100,22 @@ func (r *Redis) Results(ctx context.Context) ([]ProbeResult, error) {
 		return nil, fmt.Errorf("store: results: %w", err)
 	}
 	out := make([]ProbeResult, 0, len(raw))
+	r.decodedMu.Lock()
+	prev := r.decoded
+	next := make(map[string]ProbeResult, len(raw))
 	for _, js := range raw {
-		var res ProbeResult
-		if err := json.Unmarshal([]byte(js), &res); err != nil {
-			r.log.Warn().Err(err).Msg("malformed result in redis, ignored")
-			continue
+		res, ok := prev[js]
+		if !ok {
+			if err := json.Unmarshal([]byte(js), &res); err != nil {
+				r.log.Warn().Err(err).Msg("malformed result in redis, ignored")
+				continue
+			}
 		}
+		next[js] = res
 		out = append(out, res)
 	}
+	r.decoded = next // only what is live now: the cache never outgrows one read
+	r.decodedMu.Unlock()
 	sortResults(out)
 	return out, nil
 }
