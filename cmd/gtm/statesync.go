@@ -54,6 +54,7 @@ type syncer struct {
 	latency      []store.LatencyResult
 	latencyAt    time.Time
 	latencyGen   uint64
+	latencyFP    [3]int64
 	latencySaved uint64
 
 	storeUp     prometheus.Gauge
@@ -411,10 +412,28 @@ func (s *syncer) persist() {
 // noteLatency keeps the latency measurements just read for the
 // last-known-good file; the next sync writes them.
 func (s *syncer) noteLatency(rs []store.LatencyResult, at time.Time) {
+	fp := latencyFingerprint(rs)
 	s.mu.Lock()
-	s.latency, s.latencyAt = rs, at
+	defer s.mu.Unlock()
+	if fp == s.latencyFP && len(s.latency) > 0 {
+		// The same measurements (they change once per latency round,
+		// minutes apart, and are read every 30 s): do not rewrite the file.
+		return
+	}
+	s.latency, s.latencyAt, s.latencyFP = rs, at, fp
 	s.latencyGen++
-	s.mu.Unlock()
+}
+
+// latencyFingerprint tells one read of the latency map from the next
+// without comparing every entry: each new measurement has a new At.
+func latencyFingerprint(rs []store.LatencyResult) [3]int64 {
+	var fp [3]int64
+	fp[0] = int64(len(rs))
+	for _, r := range rs {
+		fp[1] += r.At.UnixNano()
+		fp[2] += int64(r.RTT)
+	}
+	return fp
 }
 
 // editsOf turns store documents into zones edits (meta documents are not
