@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gtm-project/gtm/zones"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/rs/zerolog"
@@ -153,13 +153,9 @@ func (o RedisOptions) tlsConfig() (*tls.Config, error) {
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.TLSServerName}
 	if o.TLSCAFile != "" {
-		b, err := os.ReadFile(o.TLSCAFile)
+		pool, _, err := zones.LoadCertPool(o.TLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", o.TLSCAFile)
 		}
 		c.RootCAs = pool
 	}

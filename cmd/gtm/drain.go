@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gtm-project/gtm/zones"
 )
 
 // apiFlags are the flags of commands that talk to a node's API.
@@ -32,13 +33,9 @@ func (a *apiFlags) client() (*http.Client, error) {
 	if a.caFile == "" {
 		return http.DefaultClient, nil
 	}
-	b, err := os.ReadFile(a.caFile)
+	pool, _, err := zones.LoadCertPool(a.caFile)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", a.caFile)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

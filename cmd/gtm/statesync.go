@@ -49,13 +49,13 @@ type syncer struct {
 	failOpen bool // the stale budget ran out and health was dropped
 	warned   bool // the outage under way was logged
 	written  lastGood
-	// The latency map's measurements, as last read by the latency loop;
-	// latencyGen counts reads so persist need not compare them.
-	latency      []store.LatencyResult
-	latencyAt    time.Time
-	latencyGen   uint64
-	latencyFP    [3]int64
-	latencySaved uint64
+	// The latency map's measurements, as last read by the latency loop,
+	// and fingerprints (latencyFingerprint) of them and of those in the
+	// file, so persist need not compare every entry.
+	latency          []store.LatencyResult
+	latencyAt        time.Time
+	latencyFP        [3]int64
+	latencyWrittenFP [3]int64
 
 	storeUp     prometheus.Gauge
 	storeErrors *prometheus.CounterVec
@@ -120,6 +120,8 @@ func (s *syncer) loadLastGood() {
 	s.mu.Lock()
 	s.held, s.written = *lg, *lg
 	s.latency, s.latencyAt = lg.Latency, lg.LatencyAt
+	s.latencyFP = latencyFingerprint(lg.Latency)
+	s.latencyWrittenFP = s.latencyFP
 	s.mu.Unlock()
 	s.log.Info().Str("path", s.path).Time("written_at", lg.WrittenAt).Uint64("config_version", lg.ConfigVersion).
 		Int("docs", len(lg.Docs)).Int("drains", len(lg.Drains)).Int("latency_results", len(lg.Latency)).
@@ -393,9 +395,9 @@ func (s *syncer) persist() {
 	s.mu.Lock()
 	cur := s.held
 	cur.Latency, cur.LatencyAt = s.latency, s.latencyAt
-	gen := s.latencyGen
+	fp := s.latencyFP
 	same := cur.ConfigVersion == s.written.ConfigVersion && reflect.DeepEqual(cur.Drains, s.written.Drains) &&
-		reflect.DeepEqual(cur.Health, s.written.Health) && gen == s.latencySaved
+		reflect.DeepEqual(cur.Health, s.written.Health) && fp == s.latencyWrittenFP
 	s.mu.Unlock()
 	if same {
 		return
@@ -408,7 +410,7 @@ func (s *syncer) persist() {
 	}
 	s.mu.Lock()
 	s.written = cur
-	s.latencySaved = gen
+	s.latencyWrittenFP = fp
 	s.mu.Unlock()
 }
 
@@ -418,13 +420,12 @@ func (s *syncer) noteLatency(rs []store.LatencyResult, at time.Time) {
 	fp := latencyFingerprint(rs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if fp == s.latencyFP && len(s.latency) > 0 {
+	if fp == s.latencyFP {
 		// The same measurements (they change once per latency round,
 		// minutes apart, and are read every 30 s): do not rewrite the file.
 		return
 	}
 	s.latency, s.latencyAt, s.latencyFP = rs, at, fp
-	s.latencyGen++
 }
 
 // latencyFingerprint tells one read of the latency map from the next
