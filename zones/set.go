@@ -1,8 +1,10 @@
 package zones
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -110,4 +112,41 @@ func (s *Set) Summary() string {
 	}
 	return fmt.Sprintf("%d zones, %d records, %d services, %d endpoints, %d regions",
 		len(s.Zones), records, len(s.Config.Services), endpoints, len(s.Config.Regions))
+}
+
+// ErrEmpty is returned by CheckReplace for a configuration that would
+// blank every answer: no zones and no services, or none of the zones the
+// running configuration serves. A half-written or truncated file looks
+// exactly like that, and a valid empty YAML document parses cleanly.
+var ErrEmpty = errors.New("refusing an empty configuration")
+
+// CheckReplace says whether next may replace running (nil at start). It
+// refuses a configuration with no zones and no services, and one that drops
+// every zone running serves; an operator who means it passes
+// --allow-empty, as the error says.
+func CheckReplace(running, next *Set) error {
+	if len(next.Zones) == 0 && len(next.Config.Services) == 0 {
+		return fmt.Errorf("%w: %s defines no zones and no services (pass --allow-empty if that is intended)", ErrEmpty, next.Config.Path())
+	}
+	if running == nil || len(running.Zones) == 0 {
+		return nil
+	}
+	kept := map[string]bool{}
+	for _, z := range next.Zones {
+		kept[z.Origin] = true
+	}
+	for _, z := range running.Zones {
+		if kept[z.Origin] {
+			return nil
+		}
+	}
+	var dropped []string
+	for _, z := range running.Zones {
+		dropped = append(dropped, z.Origin)
+	}
+	if len(dropped) > 5 {
+		dropped = append(dropped[:5], fmt.Sprintf("and %d more", len(dropped)-5))
+	}
+	return fmt.Errorf("%w: %s drops every zone now served (%s) (pass --allow-empty if that is intended)",
+		ErrEmpty, next.Config.Path(), strings.Join(dropped, ", "))
 }

@@ -123,3 +123,20 @@ func TestCheckBadFlag(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCheckRefusesEmptyConfig: a config with no zones and no services is
+// what a truncated file looks like; check fails it unless --allow-empty.
+func TestCheckRefusesEmptyConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gtm.yaml")
+	if err := os.WriteFile(cfg, []byte("node: {region: eu, id: n}\nregions:\n  eu: {lat: 50, lon: 8}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := checkRun(t, "check", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "defines no zones and no services") || !strings.Contains(stderr, "--allow-empty") {
+		t.Errorf("exit %d, stderr %q: want 1 and the reason", code, stderr)
+	}
+	if code, stdout, stderr := checkRun(t, "check", "--allow-empty", "--config", cfg); code != 0 || !strings.Contains(stdout, "ok: 0 zones") {
+		t.Errorf("--allow-empty: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

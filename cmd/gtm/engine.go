@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -36,6 +37,9 @@ type engine struct {
 	cfgChanged chan struct{}
 	// onReload are told of every configuration accepted by reload.
 	onReload []func(*zones.Config)
+	// allowEmpty lets reload accept a configuration zones.CheckReplace
+	// refuses (--allow-empty).
+	allowEmpty bool
 
 	reloads      *prometheus.CounterVec
 	reloadErrors prometheus.Counter
@@ -193,13 +197,23 @@ func (e *engine) publishLocked() {
 }
 
 // reload reads the config at path; on error the current one keeps serving.
+// A configuration that would blank the running one (zones.CheckReplace) is
+// refused as an error is, unless --allow-empty: a truncated or half-written
+// file parses as exactly that.
 func (e *engine) reload(path, trigger string) bool {
 	set, err := zones.Load(path)
+	if err == nil && !e.allowEmpty {
+		base, _ := e.effective()
+		err = zones.CheckReplace(base, set)
+	}
 	if err != nil {
 		e.reloadErrors.Inc()
 		logConfigErrors(e.log, err)
 		e.log.Error().Str("trigger", trigger).Msg("reload refused; the previous configuration keeps serving")
 		return false
+	}
+	if base, _ := e.effective(); base != nil {
+		warnRestartNeeded(e.log, base.Config, set.Config)
 	}
 	e.setConfig(set)
 	for _, f := range e.onReload {
@@ -208,4 +222,17 @@ func (e *engine) reload(path, trigger string) bool {
 	e.reloads.WithLabelValues(trigger).Inc()
 	e.log.Info().Str("trigger", trigger).Str("summary", set.Summary()).Msg("configuration reloaded")
 	return true
+}
+
+// warnRestartNeeded logs the settings a reload takes but cannot apply to
+// sockets already bound: they wait for a restart.
+func warnRestartNeeded(log zerolog.Logger, old, next *zones.Config) {
+	if !slices.Equal(old.DNS.Listen, next.DNS.Listen) {
+		log.Warn().Strs("serving", old.DNS.Listen).Strs("configured", next.DNS.Listen).
+			Msg("dns.listen changed: it takes effect at the next restart")
+	}
+	if old.API.Listen != next.API.Listen {
+		log.Warn().Str("serving", old.API.Listen).Str("configured", next.API.Listen).
+			Msg("api.listen changed: it takes effect at the next restart")
+	}
 }

@@ -52,6 +52,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", defaultConfig, "config file")
 	lameduck := fs.Duration("lameduck", 0, "on SIGTERM, report not ready and keep answering this long before stopping")
+	allowEmpty := fs.Bool("allow-empty", false, "accept (at start and on reload) a configuration with no zones and no services, or one dropping every zone served")
 	format, level := logFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,8 +62,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	cfg := set.Config
+	if err := zones.CheckReplace(nil, set); err != nil && !*allowEmpty {
+		log.Error().Err(err).Msg("configuration refused")
+		return exitError{1}
+	}
 
 	eng := newEngine(log, reg)
+	eng.allowEmpty = *allowEmpty
 	eng.setConfig(set)
 
 	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
@@ -157,10 +163,16 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		cancel()
 	}()
 
+	// SIGHUP is caught before anything listens: a reload sent as soon as
+	// the node answers must not kill it (the default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return dns.Run(gctx) })
 	g.Go(func() error { return web.Run(gctx) })
-	g.Go(func() error { return reloadOnHUP(gctx, log, *cfgPath, eng) })
+	g.Go(func() error { return reloadOnHUP(gctx, hup, *cfgPath, eng) })
 	g.Go(func() error { return watchFiles(gctx, log, *cfgPath, eng) })
 	g.Go(func() error { return sync.Run(gctx) })
 	if prb != nil {
@@ -212,10 +224,7 @@ func start(stderr io.Writer, cfgPath, format, level string) (zerolog.Logger, *zo
 
 // reloadOnHUP re-reads config and zones on SIGHUP. A bad file is refused
 // with its errors logged, and the previous version keeps serving.
-func reloadOnHUP(ctx context.Context, log zerolog.Logger, path string, eng *engine) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, eng *engine) error {
 	for {
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -61,6 +63,11 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 	log.Info().Int("dirs", len(watched)).Msg("watching config and zone files")
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// seen is what the files looked like when the timer was last set: a
+	// reload waits until two looks settle apart agree (a writer that pauses
+	// longer than settle between truncate and write, with no event to
+	// tell, still shows in the size or mtime).
+	var seen map[string]fileStamp
 	for {
 		select {
 		case <-ctx.Done():
@@ -74,6 +81,7 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 			// Kubernetes ConfigMaps swap a "..data" symlink: any change in a
 			// watched directory may be one of our files.
 			if files[abs] || filepath.Base(ev.Name) == "..data" {
+				seen = stampFiles(files)
 				timer.Reset(settle)
 			}
 		case err, ok := <-w.Errors:
@@ -82,9 +90,34 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 			}
 			log.Warn().Err(err).Msg("file watch")
 		case <-timer.C:
+			if now := stampFiles(files); !maps.Equal(now, seen) {
+				seen = now
+				timer.Reset(settle)
+				continue
+			}
 			if eng.reload(path, "file change") {
 				rewatch()
 			}
 		}
 	}
+}
+
+// fileStamp is what says a file is still being written.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+	err   bool
+}
+
+func stampFiles(files map[string]bool) map[string]fileStamp {
+	out := make(map[string]fileStamp, len(files))
+	for f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			out[f] = fileStamp{err: true}
+			continue
+		}
+		out[f] = fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	}
+	return out
 }
