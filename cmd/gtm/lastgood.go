@@ -66,10 +66,15 @@ func readLastGood(path string) (*lastGood, error) {
 	}
 	var lg lastGood
 	if err := json.Unmarshal(b, &lg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, errCorrupt{fmt.Errorf("%s: %w", path, err)}
 	}
 	return &lg, nil
 }
+
+// errCorrupt is a snapshot that was read but cannot be understood.
+type errCorrupt struct{ error }
+
+func (e errCorrupt) Unwrap() error { return e.error }
 
 // write stores lg at path atomically: a temp file in the same directory,
 // fsync, rename, fsync of the directory. A crash leaves the old file or the

@@ -16,6 +16,7 @@ import (
 	"github.com/gtm-project/gtm/dnsserver"
 	"github.com/gtm-project/gtm/health"
 	"github.com/gtm-project/gtm/prober"
+	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -130,8 +131,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if cfg.API.TLSCertFile != "" {
 		web.CertFile, web.KeyFile = cfg.Resolve(cfg.API.TLSCertFile), cfg.Resolve(cfg.API.TLSKeyFile)
 	}
-	web.HandleDrains(st)
-	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth})
+	// API writes: with the memory store and a snapshot file, a 2xx waits
+	// for the file to be fsynced.
+	var apiStore store.Store = st
+	if cfg.State.Backend != "redis" && sync.path != "" {
+		apiStore = durableStore{Store: st, s: sync}
+	}
+	web.HandleDrains(apiStore)
+	web.HandleEdits(apiStore, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth})
 	web.HandleExplain(explainer(dns, eng))
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gtm-project/gtm/health"
@@ -56,12 +58,23 @@ type syncer struct {
 	latencyAt        time.Time
 	latencyFP        [3]int64
 	latencyWrittenFP [3]int64
+	// snapErr is the last snapshot write's error (nil: written).
+	snapErr error
+
+	// wmu orders writes of the snapshot file; flush* are its group
+	// commit (see flush).
+	wmu        sync.Mutex
+	flushAsked atomic.Uint64
+	flushDone  uint64
+	flushErr   error
 
 	storeUp     prometheus.Gauge
 	storeErrors *prometheus.CounterVec
 	cfgVersion  prometheus.Gauge
 	restores    prometheus.Counter
 	syncSeconds prometheus.Histogram
+	snapOK      prometheus.Gauge
+	snapCorrupt prometheus.Counter
 }
 
 func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *engine, cfg *zones.Config, reg prometheus.Registerer) *syncer {
@@ -87,11 +100,20 @@ func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *eng
 		Help:    "Time to read the state store and apply it (one successful sync).",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	})
+	s.snapOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Name: "snapshot_ok",
+		Help: "1 when the last write of the last-known-good snapshot (state.snapshot_path) succeeded.",
+	})
+	s.snapOK.Set(1)
+	s.snapCorrupt = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Name: "snapshot_corrupt_total",
+		Help: "Last-known-good snapshots found unreadable at start and moved aside.",
+	})
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "gtm", Name: "state_age_seconds",
 		Help: "Seconds since state was last read from the store: how old the health being served may be.",
 	}, func() float64 { return s.age().Seconds() })
-	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, s.syncSeconds, age)
+	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, s.syncSeconds, s.snapOK, s.snapCorrupt, age)
 	return s
 }
 
@@ -101,7 +123,25 @@ func (s *syncer) loadLastGood() {
 	if s.path == "" {
 		return
 	}
+	if removed := removeStrayTemps(s.path); len(removed) > 0 {
+		s.log.Info().Strs("files", removed).Msg("removed temporary snapshot files left by an interrupted write")
+	}
 	lg, err := readLastGood(s.path)
+	var bad errCorrupt
+	if errors.As(err, &bad) {
+		// Move the evidence aside before the first sync overwrites it,
+		// and say so until an operator has looked (corruptSnapshots).
+		s.snapCorrupt.Inc()
+		aside := corruptName(s.path, time.Now())
+		if rerr := os.Rename(s.path, aside); rerr != nil {
+			s.log.Error().Err(err).AnErr("rename_error", rerr).Str("path", s.path).
+				Msg("the last-known-good snapshot is corrupt and could not be moved aside; starting from the files and the store")
+			return
+		}
+		s.log.Error().Err(err).Str("path", s.path).Str("moved_to", aside).
+			Msg("the last-known-good snapshot is corrupt: moved aside; starting from the files and the store (API edits held only in it are in the moved file; remove it to acknowledge)")
+		return
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot read the last-known-good snapshot; starting from the files alone")
 		return
@@ -146,6 +186,15 @@ func (s *syncer) state() map[string]any {
 		st["state_age_seconds"] = time.Since(s.lastOK).Seconds()
 	}
 	st["stale"] = s.failOpen
+	if s.path != "" {
+		st["snapshot_ok"] = s.snapErr == nil
+		if s.snapErr != nil {
+			st["snapshot_error"] = s.snapErr.Error()
+		}
+		if c := corruptSnapshots(s.path); len(c) > 0 {
+			st["snapshot_corrupt"] = c
+		}
+	}
 	return st
 }
 
@@ -388,30 +437,28 @@ func (s *syncer) restore(ctx context.Context, held lastGood, found uint64) error
 }
 
 // persist writes the last-known-good file when what it holds changed.
+// A flush (an acknowledged edit) may have written a newer configuration
+// than this sync read: the file never goes back to an older one.
 func (s *syncer) persist() {
 	if s.path == "" {
 		return
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	cur := s.held
 	cur.Latency, cur.LatencyAt = s.latency, s.latencyAt
+	if s.written.ConfigVersion > cur.ConfigVersion {
+		cur.ConfigVersion, cur.Docs, cur.Drains = s.written.ConfigVersion, s.written.Docs, s.written.Drains
+	}
 	fp := s.latencyFP
-	same := cur.ConfigVersion == s.written.ConfigVersion && reflect.DeepEqual(cur.Drains, s.written.Drains) &&
+	same := s.snapErr == nil && cur.ConfigVersion == s.written.ConfigVersion && reflect.DeepEqual(cur.Drains, s.written.Drains) &&
 		reflect.DeepEqual(cur.Health, s.written.Health) && fp == s.latencyWrittenFP
 	s.mu.Unlock()
 	if same {
 		return
 	}
-	cur.WrittenAt = time.Now().UTC()
-	if err := cur.write(s.path); err != nil {
-		s.storeErrors.WithLabelValues("snapshot_write").Inc()
-		s.log.Error().Err(err).Str("path", s.path).Msg("cannot write the last-known-good snapshot")
-		return
-	}
-	s.mu.Lock()
-	s.written = cur
-	s.latencyWrittenFP = fp
-	s.mu.Unlock()
+	_ = s.writeLocked(cur, fp)
 }
 
 // noteLatency keeps the latency measurements just read for the
