@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gtm-project/gtm/zones"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/rs/zerolog"
@@ -74,6 +75,8 @@ type RedisOptions struct {
 	// uses the Redis server's clock, so prober clock skew cannot expire or
 	// keep results.
 	Clock func() time.Time
+	// Registerer, when set, gets gtm_store_decode_errors_total.
+	Registerer prometheus.Registerer
 }
 
 // Option defaults.
@@ -128,6 +131,9 @@ type Redis struct {
 	// read.
 	decodedMu sync.Mutex
 	decoded   map[string]ProbeResult
+
+	// garbage reports entries that do not decode.
+	garbage *garbage
 }
 
 // readSecret reads a password file ("" for none); a trailing newline is
@@ -225,13 +231,15 @@ func NewRedis(opts RedisOptions, log zerolog.Logger) (*Redis, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	base, cancel := context.WithCancel(context.Background())
+	log = log.With().Str("component", "store").Str("backend", "redis").Logger()
 	return &Redis{
-		opts:   opts,
-		log:    log.With().Str("component", "store").Str("backend", "redis").Logger(),
-		client: client,
-		keys:   newKeys(opts.Prefix),
-		base:   base,
-		cancel: cancel,
+		opts:    opts,
+		log:     log,
+		client:  client,
+		keys:    newKeys(opts.Prefix),
+		base:    base,
+		cancel:  cancel,
+		garbage: newGarbage(log, opts.Registerer),
 	}, nil
 }
 

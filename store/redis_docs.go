@@ -138,10 +138,13 @@ func (r *Redis) Docs(ctx context.Context, kind string) ([]Doc, error) {
 	}
 	out := make([]Doc, 0, len(m))
 	for name, s := range m {
+		key := r.keys.docs(kind) + "/" + name
 		d, err := decodeDoc(s)
 		if err != nil {
-			return nil, fmt.Errorf("store: decode %s %s: %w", kind, name, err)
+			r.garbage.bad(garbageDoc, key, s, err)
+			continue
 		}
+		r.garbage.good(key)
 		if !d.Deleted {
 			out = append(out, d)
 		}

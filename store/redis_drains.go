@@ -37,10 +37,12 @@ func (r *Redis) Drains(ctx context.Context) ([]Drain, error) {
 	out := make([]Drain, 0, len(m))
 	for id, v := range m {
 		var d Drain
+		key := r.keys.drains + "/" + id
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
-			r.log.Warn().Err(err).Str("drain", id).Msg("malformed drain in redis, ignored")
+			r.garbage.bad(garbageDrain, key, v, err)
 			continue
 		}
+		r.garbage.good(key)
 		out = append(out, d)
 	}
 	sortDrains(out)

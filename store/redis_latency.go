@@ -119,8 +119,12 @@ func (r *Redis) putWriterSet(ctx context.Context, set writerSet, es []setEntry) 
 	return r.runScripts(ctx, putWriterSetScript, run)
 }
 
+// rawEntry is one live entry of a writer set: its JSON, and where it is
+// (for reports of entries that do not decode).
+type rawEntry struct{ key, js string }
+
 // readWriterSet returns the JSON of every live entry of every live writer.
-func (r *Redis) readWriterSet(ctx context.Context, set writerSet) ([]string, error) {
+func (r *Redis) readWriterSet(ctx context.Context, set writerSet) ([]rawEntry, error) {
 	idx, err := writerIndexScript.Run(ctx, r.client, []string{set.index}).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -146,17 +150,19 @@ func (r *Redis) readWriterSet(ctx context.Context, set writerSet) ([]string, err
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
-	var out []string
-	for _, c := range cmds {
+	var out []rawEntry
+	for i, c := range cmds {
+		id, _ := writers[i].(string)
 		for field, val := range c.Val() {
+			key := set.prefix + id + "/" + field
 			expStr, js, ok := strings.Cut(val, " ")
 			exp, err := strconv.ParseInt(expStr, 10, 64)
 			if !ok || err != nil {
-				r.log.Warn().Str("key", set.prefix).Str("field", field).Msg("malformed entry in redis, ignored")
+				r.garbage.bad(garbageEntry, key, val, err)
 				continue
 			}
 			if exp > now {
-				out = append(out, js)
+				out = append(out, rawEntry{key, js})
 			}
 		}
 	}
@@ -191,10 +197,10 @@ func (r *Redis) ResolverSamples(ctx context.Context) ([]ResolverSample, error) {
 		return nil, fmt.Errorf("store: resolver samples: %w", err)
 	}
 	out := make([]ResolverSample, 0, len(raw))
-	for _, js := range raw {
+	for _, e := range raw {
 		var s ResolverSample
-		if err := json.Unmarshal([]byte(js), &s); err != nil {
-			r.log.Warn().Err(err).Msg("malformed resolver sample in redis, ignored")
+		if err := json.Unmarshal([]byte(e.js), &s); err != nil {
+			r.garbage.bad(garbageSample, e.key, e.js, err)
 			continue
 		}
 		out = append(out, s)
@@ -231,10 +237,10 @@ func (r *Redis) Latency(ctx context.Context) ([]LatencyResult, error) {
 		return nil, fmt.Errorf("store: latency: %w", err)
 	}
 	out := make([]LatencyResult, 0, len(raw))
-	for _, js := range raw {
+	for _, e := range raw {
 		var res LatencyResult
-		if err := json.Unmarshal([]byte(js), &res); err != nil {
-			r.log.Warn().Err(err).Msg("malformed latency result in redis, ignored")
+		if err := json.Unmarshal([]byte(e.js), &res); err != nil {
+			r.garbage.bad(garbageLatency, e.key, e.js, err)
 			continue
 		}
 		out = append(out, res)

@@ -103,15 +103,15 @@ func (r *Redis) Results(ctx context.Context) ([]ProbeResult, error) {
 	r.decodedMu.Lock()
 	prev := r.decoded
 	next := make(map[string]ProbeResult, len(raw))
-	for _, js := range raw {
-		res, ok := prev[js]
+	for _, e := range raw {
+		res, ok := prev[e.js]
 		if !ok {
-			if err := json.Unmarshal([]byte(js), &res); err != nil {
-				r.log.Warn().Err(err).Msg("malformed result in redis, ignored")
+			if err := json.Unmarshal([]byte(e.js), &res); err != nil {
+				r.garbage.bad(garbageResult, e.key, e.js, err)
 				continue
 			}
 		}
-		next[js] = res
+		next[e.js] = res
 		out = append(out, res)
 	}
 	r.decoded = next // only what is live now: the cache never outgrows one read

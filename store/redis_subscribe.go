@@ -124,7 +124,7 @@ func (r *Redis) handle(ctx context.Context, f *feed, msg any) {
 	case *redis.Message:
 		var c changeMessage
 		if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || c.What == "" {
-			r.log.Warn().Str("payload", m.Payload).Msg("malformed change message, ignored")
+			r.garbage.badMessage(m.Payload)
 			return
 		}
 		f.push(Change(c))

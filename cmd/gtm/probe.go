@@ -30,7 +30,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	cfg := set.Config
-	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
+	st, err := openStore(cfg, log.With().Str("component", "store").Logger(), reg)
 	if err != nil {
 		log.Error().Err(err).Msg("state store")
 		return exitError{1}

@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	eng.allowEmpty = *allowEmpty
 	eng.setConfig(set)
 
-	st, err := openStore(cfg, log.With().Str("component", "store").Logger())
+	st, err := openStore(cfg, log.With().Str("component", "store").Logger(), reg)
 	if err != nil {
 		log.Error().Err(err).Msg("state store")
 		return exitError{1}

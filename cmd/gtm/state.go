@@ -7,13 +7,14 @@ import (
 
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
 // openStore builds the configured store; it does not wait for Redis to be
 // reachable, so a node starts and serves while Redis is down.
-func openStore(cfg *zones.Config, log zerolog.Logger) (store.Store, error) {
+func openStore(cfg *zones.Config, log zerolog.Logger, reg prometheus.Registerer) (store.Store, error) {
 	switch cfg.State.Backend {
 	case "memory":
 		return store.NewMemory(time.Now), nil
@@ -49,6 +50,7 @@ func openStore(cfg *zones.Config, log zerolog.Logger) (store.Store, error) {
 			TLSCertFile:   cfg.Resolve(r.TLSCertFile),
 			TLSKeyFile:    cfg.Resolve(r.TLSKeyFile),
 			TLSServerName: r.TLSServerName,
+			Registerer:    reg,
 		}, log)
 	}
 	return nil, fmt.Errorf("state.backend %q: want memory or redis", cfg.State.Backend)
