@@ -161,15 +161,15 @@ func (s *Snapshot) resolve(nb []byte, owner string, w *walk, depth int) {
 func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, w *walk, depth int) {
 	q, r := w.q, w.r
 	qt := q.Type
-	if n.service != nil && (qt == dns.TypeA || qt == dns.TypeAAAA || qt == dns.TypeANY) {
+	if svc := s.service(n); svc != nil && (qt == dns.TypeA || qt == dns.TypeAAAA || qt == dns.TypeANY) {
 		t := qt
 		if t == dns.TypeANY {
 			t = dns.TypeA
-			if len(n.service.fam[0].groups) == 0 {
+			if len(svc.fam[0].groups) == 0 {
 				t = dns.TypeAAAA
 			}
 		}
-		if rrs := s.answerService(n.service, t, w); rrs != nil {
+		if rrs := s.answerService(svc, t, w); rrs != nil {
 			r.Answer = append(r.Answer, rrs...)
 			return
 		}

@@ -19,6 +19,26 @@ type service struct {
 	policy policy
 	// rules are the geo policy's country/continent rules.
 	rules []rule
+	// usable is the bitset (cfg.Endpoints order) of the endpoints the
+	// health it was built with allowed, and geoRules its GeoRules: a
+	// snapshot with the same configuration, usable set and rules reuses
+	// the service as it is.
+	usable   []uint64
+	geoRules []GeoRule
+}
+
+// usableSet fills buf with the bitset of cfg's endpoints h allows.
+func usableSet(buf []uint64, cfg *zones.Service, h Health) []uint64 {
+	buf = buf[:0]
+	for i, e := range cfg.Endpoints {
+		if i%64 == 0 {
+			buf = append(buf, 0)
+		}
+		if h == nil || h.Usable(cfg.Name, e.Name) {
+			buf[i/64] |= 1 << (i % 64)
+		}
+	}
+	return buf
 }
 
 // policy is a service's answering policy.
@@ -77,8 +97,8 @@ type group struct {
 	total uint64
 }
 
-func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule) *service {
-	svc := &service{cfg: cfg, policy: policyOf(cfg.Policy)}
+func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule, usable []uint64) *service {
+	svc := &service{cfg: cfg, policy: policyOf(cfg.Policy), usable: slices.Clone(usable), geoRules: rules}
 	if svc.policy == policyGeo {
 		svc.rules = buildRules(rules, s.regionIdx)
 	}
@@ -91,7 +111,7 @@ func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule) *
 		}
 		usable := eps[:0:0]
 		for _, e := range eps {
-			if h == nil || h.Usable(cfg.Name, e.Name) {
+			if i := slices.Index(cfg.Endpoints, e); svc.usable[i/64]&(1<<(i%64)) != 0 {
 				usable = append(usable, e)
 			}
 		}

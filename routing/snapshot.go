@@ -5,6 +5,7 @@
 package routing
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,13 @@ type Snapshot struct {
 	// region (-1: none); nil without a map.
 	latency *LatencyTable
 	latCol  []int
+	// services are the traffic-managed names in config order; a zone
+	// node that is one holds its index + 1 (node.svc). They are rebuilt
+	// at every health, drain or latency change, while the zones, which
+	// only a configuration change alters, are taken over from the
+	// previous snapshot: a health change costs the services, not the
+	// records.
+	services []*service
 }
 
 // regionInfo is one configured region.
@@ -68,7 +76,9 @@ type node struct {
 	cname   *rrset
 	cut     *rrset // NS below the apex: a delegation
 	wild    *node  // the "*" child, if any
-	service *service
+	// svc is the index + 1 in Snapshot.services of the service this
+	// name is (0: none).
+	svc int32
 }
 
 type rrset struct {
@@ -114,38 +124,71 @@ func Build(set *zones.Set, in Inputs) *Snapshot {
 		s.latency = in.Latency
 		s.latCol = in.Latency.columns(s.regions)
 	}
-	for _, zz := range set.Zones {
-		s.zones[zz.Origin] = buildZone(zz)
-	}
-	for _, svc := range set.Config.Services {
-		z := s.findZone(svc.Name)
-		if z == nil {
-			continue // NewSet refuses this; be safe anyway
+	var prevServices []*service
+	if prev := in.Previous; prev != nil && prev.Set == set {
+		// The same configuration: only health, drains, locations or
+		// latency changed. The zone trees (and their service nodes) are
+		// immutable and shared, and so is every service whose usable
+		// endpoints and rules are unchanged.
+		s.zones = prev.zones
+		prevServices = prev.services
+	} else {
+		for _, zz := range set.Zones {
+			s.zones[zz.Origin] = buildZone(zz)
 		}
-		n := z.ensure(svc.Name)
-		n.service = s.buildService(svc, in.Health, in.GeoRules[svc.Name])
+		for i, svc := range set.Config.Services {
+			if z := s.findZone(svc.Name); z != nil { // NewSet refuses a service outside our zones
+				z.ensure(svc.Name).svc = int32(i + 1)
+			}
+		}
+		for _, z := range s.zones {
+			z.link(s)
+		}
 	}
-	for _, z := range s.zones {
-		z.link(s)
+	s.services = make([]*service, len(set.Config.Services))
+	var buf []uint64
+	for i, svc := range set.Config.Services {
+		buf = usableSet(buf, svc, in.Health)
+		rules := in.GeoRules[svc.Name]
+		if prevServices != nil {
+			if p := prevServices[i]; slices.Equal(p.usable, buf) && slices.Equal(p.geoRules, rules) {
+				s.services[i] = p
+				continue
+			}
+		}
+		s.services[i] = s.buildService(svc, in.Health, rules, buf)
 	}
 	return s
 }
 
+// service returns the service n is, or nil.
+func (s *Snapshot) service(n *node) *service {
+	if n.svc == 0 {
+		return nil
+	}
+	return s.services[n.svc-1]
+}
+
 func buildZone(zz *zones.Zone) *zone {
-	z := &zone{origin: zz.Origin, nodes: map[string]*node{}}
-	seen := map[string]bool{}
+	z := &zone{origin: zz.Origin, nodes: make(map[string]*node, len(zz.Records)/2+1)}
+	// Duplicate records collapse, as RFC 2181 §5 asks. Most RRsets hold a
+	// few records, compared pairwise; a large one gets a set of keys.
+	var big map[*rrset]map[string]int
 	for _, rr := range zz.Records {
-		key := rr.String()
-		if seen[key] {
-			continue // duplicate records collapse, as RFC 2181 §5 asks
-		}
-		seen[key] = true
 		h := rr.Header()
 		n := z.ensure(h.Name)
 		set := n.get(h.Rrtype)
 		if set == nil {
 			set = &rrset{typ: h.Rrtype}
 			n.rrsets = append(n.rrsets, set)
+		}
+		if i := dup(set, rr, &big); i >= 0 {
+			// The same record twice: keep one, with the lower TTL so
+			// that the RRset's TTL (the lowest, below) is as before.
+			if h.Ttl < set.rrs[i].Header().Ttl {
+				set.rrs[i] = rr
+			}
+			continue
 		}
 		set.rrs = append(set.rrs, rr)
 	}
@@ -179,6 +222,48 @@ func buildZone(zz *zones.Zone) *zone {
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
 	z.neg = []dns.RR{neg}
 	return z
+}
+
+// pairwise is the RRset size up to which duplicates are found by
+// comparing records; beyond it, by their text.
+const pairwise = 16
+
+// dup returns the index in set of a record rr duplicates (all but the
+// TTL), or -1.
+func dup(set *rrset, rr dns.RR, big *map[*rrset]map[string]int) int {
+	if len(set.rrs) < pairwise {
+		for i, o := range set.rrs {
+			if dns.IsDuplicate(o, rr) {
+				return i
+			}
+		}
+		return -1
+	}
+	if *big == nil {
+		*big = map[*rrset]map[string]int{}
+	}
+	keys := (*big)[set]
+	if keys == nil {
+		keys = make(map[string]int, len(set.rrs)*2)
+		for i, o := range set.rrs {
+			keys[dupKey(o)] = i
+		}
+		(*big)[set] = keys
+	}
+	k := dupKey(rr)
+	if i, ok := keys[k]; ok {
+		return i
+	}
+	keys[k] = len(set.rrs) // rr is appended next
+	return -1
+}
+
+// dupKey is a record's text without its TTL (as IsDuplicate compares).
+func dupKey(rr dns.RR) string {
+	h := *rr.Header()
+	c := dns.Copy(rr)
+	*c.Header() = dns.RR_Header{Name: strings.ToLower(h.Name), Rrtype: h.Rrtype, Class: h.Class}
+	return c.String()
 }
 
 // ensure returns the node for name, creating it and every empty

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -63,27 +64,70 @@ func Load(path string) (*Set, error) {
 // NewSet validates services against zones: each service name must sit in a
 // zone we serve, above any delegation, and not clash with static data.
 func NewSet(cfg *Config, zs []*Zone) (*Set, error) {
+	// One pass over each zone's records that holds a service finds what
+	// a service may clash with, so the cost is records + services, not
+	// their product.
 	var errs ErrorList
+	byZone := map[*Zone][]int{} // services (indexes) in each zone
 	for i, s := range cfg.Services {
-		p := fmt.Sprintf("services[%d].name", i)
 		z := findZone(zs, s.Name)
 		if z == nil {
-			errs = append(errs, cfg.errAt(p, "%s is outside every zone served (add its zone under zones:)", s.Name))
+			errs = append(errs, cfg.errAt(fmt.Sprintf("services[%d].name", i), "%s is outside every zone served (add its zone under zones:)", s.Name))
 			continue
 		}
+		byZone[z] = append(byZone[z], i)
+	}
+	for _, z := range zs {
+		idx := byZone[z]
+		if len(idx) == 0 {
+			continue
+		}
+		names := make(map[string]bool, len(idx))
+		for _, i := range idx {
+			names[cfg.Services[i].Name] = true
+		}
+		clash := map[string][]int{} // records at a service's name
+		cuts := map[string]int{}    // delegations: owner -> first NS record
 		for j, rr := range z.Records {
 			h := rr.Header()
 			switch {
-			case h.Name == s.Name && h.Rrtype == dns.TypeCNAME:
-				errs = append(errs, cfg.errAt(p, "%s clashes with the static CNAME at %s:%d", s.Name, z.Pos[j].File, z.Pos[j].Line))
-			case h.Name == s.Name && (h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA):
-				errs = append(errs, cfg.errAt(p, "%s clashes with the static %s record at %s:%d: the service answers A and AAAA", s.Name, dns.TypeToString[h.Rrtype], z.Pos[j].File, z.Pos[j].Line))
-			case h.Rrtype == dns.TypeNS && h.Name != z.Origin && dns.IsSubDomain(h.Name, s.Name):
-				errs = append(errs, cfg.errAt(p, "%s is at or below the delegation of %s (%s:%d): its answers belong to the child zone", s.Name, h.Name, z.Pos[j].File, z.Pos[j].Line))
+			case names[h.Name] && (h.Rrtype == dns.TypeCNAME || h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA):
+				clash[h.Name] = append(clash[h.Name], j)
+			case h.Rrtype == dns.TypeNS && h.Name != z.Origin:
+				if _, ok := cuts[h.Name]; !ok {
+					cuts[h.Name] = j
+				}
+			}
+		}
+		for _, i := range idx {
+			s := cfg.Services[i]
+			p := fmt.Sprintf("services[%d].name", i)
+			for _, j := range clash[s.Name] {
+				if t := z.Records[j].Header().Rrtype; t == dns.TypeCNAME {
+					errs = append(errs, cfg.errAt(p, "%s clashes with the static CNAME at %s:%d", s.Name, z.Pos[j].File, z.Pos[j].Line))
+				} else {
+					errs = append(errs, cfg.errAt(p, "%s clashes with the static %s record at %s:%d: the service answers A and AAAA", s.Name, dns.TypeToString[t], z.Pos[j].File, z.Pos[j].Line))
+				}
+			}
+			if len(cuts) == 0 {
+				continue
+			}
+			// The service's name and each of its ancestors below the apex.
+			for name := s.Name; name != z.Origin && name != ""; {
+				if j, ok := cuts[name]; ok {
+					errs = append(errs, cfg.errAt(p, "%s is at or below the delegation of %s (%s:%d): its answers belong to the child zone", s.Name, name, z.Pos[j].File, z.Pos[j].Line))
+				}
+				k := strings.IndexByte(name, '.')
+				if k < 0 {
+					break
+				}
+				name = name[k+1:]
 			}
 		}
 	}
 	if len(errs) > 0 {
+		// Reported in service order, as before.
+		sort.SliceStable(errs, func(a, b int) bool { return errs[a].Line < errs[b].Line })
 		return nil, errs.Err()
 	}
 	return &Set{Config: cfg, Zones: zs}, nil

@@ -1,0 +1,103 @@
+package routing
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/gtm-project/gtm/zones"
+	"github.com/miekg/dns"
+)
+
+// bigSet is a configuration of one zone holding records A records plus
+// services latency services of three endpoints each in three regions.
+func bigSet(tb testing.TB, records, services int) *zones.Set {
+	tb.Helper()
+	cfgText := "node: {region: us, id: bench}\nregions:\n  us: {lat: 38.9, lon: -77.0}\n  eu: {lat: 53.3, lon: -6.3}\n  ap: {lat: 1.35, lon: 103.8}\nzones:\n  - {origin: example.com., file: x.zone}\nservices:\n"
+	for i := range services {
+		cfgText += fmt.Sprintf("  - name: svc%d.example.com.\n    endpoints:\n      - {name: a%d, region: us, zone: a, address: 198.51.100.1}\n      - {name: b%d, region: eu, zone: a, address: 203.0.113.1}\n      - {name: c%d, region: ap, zone: a, address: 192.0.2.1}\n", i, i, i, i)
+	}
+	cfg, err := zones.ParseConfig("bench.yaml", []byte(cfgText))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	soa := &dns.SOA{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
+		Ns: "ns1.example.com.", Mbox: "h.example.com.", Serial: 1, Refresh: 2, Retry: 3, Expire: 4, Minttl: 5}
+	z := &zones.Zone{Origin: "example.com.", SOA: soa, Records: make([]dns.RR, 0, records+2), Pos: make([]zones.Pos, 0, records+2)}
+	z.Records = append(z.Records, soa, &dns.NS{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 300}, Ns: "ns1.example.com."})
+	for i := range records {
+		ip := net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).To4()
+		z.Records = append(z.Records, &dns.A{Hdr: dns.RR_Header{Name: fmt.Sprintf("h%d.example.com.", i), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: ip})
+	}
+	for range z.Records {
+		z.Pos = append(z.Pos, zones.Pos{File: "x.zone", Line: 1})
+	}
+	set, err := zones.NewSet(cfg, []*zones.Zone{z})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return set
+}
+
+type downSet map[string]bool
+
+func (d downSet) Usable(_, endpoint string) bool { return !d[endpoint] }
+
+// BenchmarkHealthChange is one health change published: the snapshot
+// rebuilt with one endpoint down, the configuration unchanged. Its cost
+// must not depend on the number of records.
+func BenchmarkHealthChange(b *testing.B) {
+	for _, records := range []int{100, 1_000_000} {
+		b.Run(fmt.Sprintf("records=%d", records), func(b *testing.B) {
+			set := bigSet(b, records, 10)
+			prev := Build(set, Inputs{})
+			health := []Health{downSet{"a0": true}, downSet{"b0": true}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				prev = Build(set, Inputs{Health: health[i%2], Previous: prev})
+			}
+		})
+	}
+}
+
+// BenchmarkZoneBuild is a snapshot built from a new configuration
+// (a reload or an edit): every zone built.
+func BenchmarkZoneBuild(b *testing.B) {
+	for _, records := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("records=%d", records), func(b *testing.B) {
+			set := bigSet(b, records, 10)
+			b.ReportAllocs()
+			for b.Loop() {
+				Build(set, Inputs{})
+			}
+		})
+	}
+}
+
+// TestHealthChangeSharesZones: a health change takes the zone trees of
+// the previous snapshot and answers with the new health; a new
+// configuration builds its own.
+func TestHealthChangeSharesZones(t *testing.T) {
+	set := bigSet(t, 50, 2)
+	a := Build(set, Inputs{})
+	b := Build(set, Inputs{Health: downSet{"a0": true, "b0": true}, Previous: a})
+	if b.zones["example.com."] != a.zones["example.com."] {
+		t.Error("a health change rebuilt the zone")
+	}
+	var res Result
+	q := Query{Name: "svc0.example.com.", Type: dns.TypeA}
+	b.Lookup(&q, &res)
+	if len(res.Answer) != 1 || res.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Errorf("answer with us and eu down: %v, want ap's", res.Answer)
+	}
+	res.Reset()
+	a.Lookup(&q, &res)
+	if len(res.Answer) != 1 || res.Answer[0].(*dns.A).A.String() != "198.51.100.1" {
+		t.Errorf("the previous snapshot changed: %v", res.Answer)
+	}
+	other := bigSet(t, 50, 2)
+	if c := Build(other, Inputs{Previous: b}); c.zones["example.com."] == b.zones["example.com."] {
+		t.Error("a new configuration reused the previous zones")
+	}
+}
