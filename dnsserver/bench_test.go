@@ -110,7 +110,7 @@ func rrlBenchServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	s.cookies = cs
-	s.rrl = newRRL(RRLConfig{Rate: 1 << 30, Slip: 2}, zerolog.Nop())
+	s.rrl = newRRL(RRLConfig{Rate: 1 << 30, Slip: 2}, zerolog.Nop(), nil)
 	return s
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -71,15 +72,15 @@ var rrlActionNames = [nRRLActions]string{"pass", "slip", "drop", "log_only"}
 type rrlBucket struct {
 	mu    sync.Mutex
 	key   uint64
+	bal   int64  // responses left this second; negative: debt
 	sec   uint32 // the second bal was last credited
-	bal   int32  // responses left this second; negative: debt
 	slips uint32 // limited responses, for every Slip-th
 }
 
 // rrl is the limiter: a fixed table, so a flood from random sources
 // cannot grow memory, only evict buckets.
 type rrl struct {
-	rate, debt int32
+	rate, debt int64
 	slip       uint32
 	v4mask     uint32
 	v6mask     [2]uint64
@@ -87,6 +88,11 @@ type rrl struct {
 	logOnly    bool
 	seed       uint64
 	buckets    []rrlBucket
+
+	// evictions counts buckets taken over by another key while still in
+	// use (credited within the window): the table is too small for the
+	// traffic, or a random-source flood is cycling it.
+	evictions prometheus.Counter
 
 	log     zerolog.Logger
 	lastLog atomic.Int64  // unix second of the last log line
@@ -97,7 +103,7 @@ type rrl struct {
 // the count of responses limited since the previous one.
 const rrlLogEvery = 10
 
-func newRRL(c RRLConfig, log zerolog.Logger) *rrl {
+func newRRL(c RRLConfig, log zerolog.Logger, evictions prometheus.Counter) *rrl {
 	if c.Rate <= 0 {
 		return nil
 	}
@@ -113,11 +119,14 @@ func newRRL(c RRLConfig, log zerolog.Logger) *rrl {
 	if c.TableSize <= 0 {
 		c.TableSize = 65536
 	}
-	win := max(int32(c.Window/time.Second), 1)
+	win := max(int64(c.Window/time.Second), 1)
 	r := &rrl{
-		rate: int32(c.Rate), debt: int32(c.Rate) * win, slip: uint32(max(c.Slip, 0)),
+		rate: int64(c.Rate), debt: int64(c.Rate) * win, slip: uint32(max(c.Slip, 0)),
 		v4mask: ^uint32(0) << (32 - c.IPv4Prefix), exempt: c.Exempt, logOnly: c.LogOnly,
-		buckets: make([]rrlBucket, c.TableSize), log: log,
+		buckets: make([]rrlBucket, c.TableSize), log: log, evictions: evictions,
+	}
+	if r.evictions == nil {
+		r.evictions = prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered"})
 	}
 	if c.IPv4Prefix == 0 {
 		r.v4mask = 0
@@ -198,30 +207,36 @@ func (r *rrl) check(cls byte, qtype uint16, src netip.Addr, name string, now tim
 	k := r.key(cls, qtype, src, name)
 	b := &r.buckets[(k>>32)*uint64(len(r.buckets))>>32]
 	sec := uint32(now.Unix())
+	evicted := false
 	b.mu.Lock()
 	switch {
 	case b.key != k:
-		// A new key, or a collision: the bucket is this key's now.
+		// A new key, or a collision: the bucket is this key's now. It
+		// was still in use if credited within the window.
+		evicted = b.key != 0 && int64(sec)-int64(b.sec) < r.debt/r.rate
 		b.key, b.sec, b.bal, b.slips = k, sec, r.rate, 0
 	case sec != b.sec:
-		if el := int32(sec - b.sec); el > 0 {
+		if el := int64(int32(sec - b.sec)); el > 0 {
 			// Credit Rate a second, at most Rate held (the burst).
-			credit := int64(b.bal) + int64(r.rate)*int64(el)
-			b.bal = int32(min(credit, int64(r.rate)))
+			b.bal = min(b.bal+r.rate*min(el, 1<<20), r.rate)
 		}
 		b.sec = sec
 	}
 	b.bal--
-	if b.bal >= 0 {
-		b.mu.Unlock()
+	limited := b.bal < 0
+	slip := false
+	if limited {
+		b.bal = max(b.bal, -r.debt)
+		b.slips++
+		slip = r.slip > 0 && b.slips%r.slip == 0
+	}
+	b.mu.Unlock()
+	if evicted {
+		r.evictions.Inc()
+	}
+	if !limited {
 		return rrlPass
 	}
-	if b.bal < -r.debt {
-		b.bal = -r.debt
-	}
-	b.slips++
-	slip := r.slip > 0 && b.slips%r.slip == 0
-	b.mu.Unlock()
 	r.noteLimited(cls, src, name, now)
 	switch {
 	case r.logOnly:

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 )
 
 // TestRRLBucket walks one bucket through burst, limit, debt and recovery.
 func TestRRLBucket(t *testing.T) {
-	r := newRRL(RRLConfig{Rate: 5, Slip: 2, Window: 15 * time.Second, TableSize: 1024}, zerolog.Nop())
+	r := newRRL(RRLConfig{Rate: 5, Slip: 2, Window: 15 * time.Second, TableSize: 1024}, zerolog.Nop(), nil)
 	src := netip.MustParseAddr("192.0.2.7")
 	t0 := time.Unix(1_800_000_000, 0)
 	count := func(n int, at time.Time) (pass, slip, drop int) {
@@ -60,7 +62,8 @@ func TestRRLBucket(t *testing.T) {
 // TestRRLTableBounded: a million responses from random sources and names
 // leave the table its size and the heap where it was.
 func TestRRLTableBounded(t *testing.T) {
-	r := newRRL(RRLConfig{Rate: 1, TableSize: 4096}, zerolog.Nop())
+	evictions := prometheus.NewCounter(prometheus.CounterOpts{Name: "evictions"})
+	r := newRRL(RRLConfig{Rate: 1, TableSize: 4096}, zerolog.Nop(), evictions)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -85,6 +88,11 @@ func TestRRLTableBounded(t *testing.T) {
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 1<<20 {
 		t.Errorf("heap grew %d bytes over a million random sources", grew)
 	}
+	// Nearly every one of a million keys in 4096 buckets took over a
+	// bucket in use.
+	if n := testutil.ToFloat64(evictions); n < 900_000 {
+		t.Errorf("%v evictions counted, want nearly a million", n)
+	}
 	if allocs := testing.AllocsPerRun(1000, func() {
 		r.check(rrlNXDomain, dns.TypeA, netip.MustParseAddr("2001:db8::1"), "example.com.", now)
 	}); allocs != 0 {
@@ -97,7 +105,7 @@ func TestRRLTableBounded(t *testing.T) {
 // positive answers are counted per name.
 func TestRRLClasses(t *testing.T) {
 	s := benchServer(t)
-	s.rrl = newRRL(RRLConfig{Rate: 3, Slip: 0}, zerolog.Nop())
+	s.rrl = newRRL(RRLConfig{Rate: 3, Slip: 0}, zerolog.Nop(), nil)
 	src := netip.MustParseAddr("192.0.2.9")
 	w := newWorker()
 	answered := func(name string, qtype uint16) bool {

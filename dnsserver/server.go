@@ -113,10 +113,15 @@ func New(cfg Config, src Source, log zerolog.Logger, reg prometheus.Registerer) 
 		udpSize: cfg.UDPSize, nodeID: cfg.NodeID, version: cfg.Version,
 		ecsMax4: min(cfg.ECSMaxPrefixV4, 32), ecsMax6: min(cfg.ECSMaxPrefixV6, 128), sampler: cfg.Sampler,
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{},
-		cookies: cfg.Cookies, rrl: newRRL(cfg.RRL, log),
+		cookies: cfg.Cookies,
 	}
 	if cfg.NSID != "" {
 		s.nsid = &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: fmt.Sprintf("%x", cfg.NSID)}
+	}
+	s.rrl = newRRL(cfg.RRL, log, s.metrics.rrlEvictions)
+	if s.rrl != nil {
+		log.Info().Int("rate", cfg.RRL.Rate).Int("slip", cfg.RRL.Slip).Bool("log_only", cfg.RRL.LogOnly).
+			Int("table_size", len(s.rrl.buckets)).Msg("response rate limiting on (UDP)")
 	}
 	s.workers.New = func() any { return newWorker() }
 	return s
