@@ -241,7 +241,9 @@ func TestRRLOverUDP(t *testing.T) {
 	slip := counterValue(t, ts.reg, "gtm_dns_rrl_actions_total", map[string]string{"action": "slip"})
 	drop := counterValue(t, ts.reg, "gtm_dns_rrl_actions_total", map[string]string{"action": "drop"})
 	t.Logf("client saw %d answers, %d truncated; server slipped %v, dropped %v", got.full, got.tc, slip, drop)
-	if got.full > 2*rate || got.full < rate {
+	// The server passed at least rate (limited <= n-rate below); the
+	// client may miss a few on a loaded machine.
+	if got.full > 2*rate || got.full < rate*8/10 {
 		t.Errorf("%d full answers, want %d..%d", got.full, rate, 2*rate)
 	}
 	if limited := slip + drop; limited < n-2*rate || limited > n-rate {
@@ -250,7 +252,7 @@ func TestRRLOverUDP(t *testing.T) {
 	if slip-drop > 1 || drop-slip > 1 {
 		t.Errorf("slip 2: slipped %v, dropped %v: want every other", slip, drop)
 	}
-	if want := int(slip); got.tc < want*9/10 || got.tc > want {
+	if want := int(slip); got.tc < want*8/10 || got.tc > want {
 		t.Errorf("client saw %d truncated, server slipped %d", got.tc, want)
 	}
 

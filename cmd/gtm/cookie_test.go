@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -8,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gtm-project/gtm/internal/gtmtest"
+	"github.com/gtm-project/gtm/internal/redistest"
+	"github.com/miekg/dns"
 )
 
 // cookieConfig is serveConfig with a shared cookie secret file and RRL.
@@ -144,5 +148,47 @@ func TestServeCookiesSharedSecret(t *testing.T) {
 	}
 	if got := cookieCount(t, a, "malformed"); got != malformed+1 {
 		t.Errorf("malformed cookies counted %d, want %d", got, malformed+1)
+	}
+}
+
+// cookieExchange sends a query with a COOKIE option of hex data to p over
+// UDP and returns the rcode and the cookie in the response.
+func cookieExchange(t *testing.T, p *gtmtest.Proc, data string) (int, string) {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.com.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: data})
+	r, _, err := (&dns.Client{Timeout: 3 * time.Second}).Exchange(m, p.DNS)
+	if err != nil {
+		t.Fatalf("query %s: %v", p.DNS, err)
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+				return r.Rcode, c.Cookie
+			}
+		}
+	}
+	return r.Rcode, ""
+}
+
+// TestCookieSecretInRedis: with no secret_file and the redis backend, two
+// nodes share the secret the store keeps: a server cookie from one is
+// valid at the other.
+func TestCookieSecretInRedis(t *testing.T) {
+	r := redistest.Start(t)
+	w := newWorld(t, fmt.Sprintf("{addrs: [%q]}", r.Addr), "eu", "us")
+	eu, us := w.nodes["eu"], w.nodes["us"]
+	rc, fromEU := cookieExchange(t, eu, "0102030405060708")
+	if rc != dns.RcodeSuccess || len(fromEU) != 48 {
+		t.Fatalf("eu: rcode %d cookie %q", rc, fromEU)
+	}
+	valid := cookieCount(t, us, "valid")
+	if rc, back := cookieExchange(t, us, fromEU); rc != dns.RcodeSuccess || back != fromEU {
+		t.Errorf("us, eu's cookie: rcode %d cookie %q, want it echoed as valid", rc, back)
+	}
+	if got := cookieCount(t, us, "valid"); got != valid+1 {
+		t.Errorf("us counted %d valid cookies, want %d", got, valid+1)
 	}
 }
