@@ -32,7 +32,7 @@ type cookieKeeper struct {
 	rotate   time.Duration
 	cur      []byte // what secrets holds, to log changes only
 	lastErr  string
-	refreshs *prometheus.CounterVec
+	refreshes *prometheus.CounterVec
 }
 
 // newCookieKeeper returns nil when cookies are off. A store that cannot
@@ -43,13 +43,13 @@ func newCookieKeeper(ctx context.Context, cfg *zones.Config, st store.Store, log
 		return nil, nil
 	}
 	k := &cookieKeeper{log: log, rotate: c.Rotate.D()}
-	k.refreshs = prometheus.NewCounterVec(prometheus.CounterOpts{
+	k.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gtm", Subsystem: "dns", Name: "cookie_secret_refreshes_total",
 		Help: "Reads of the shared DNS cookie secret (dns.cookies.secret_file, or the state store), by result: ok or error (the secret in use is kept).",
 	}, []string{"result"})
-	reg.MustRegister(k.refreshs)
-	k.refreshs.WithLabelValues("ok")
-	k.refreshs.WithLabelValues("error")
+	reg.MustRegister(k.refreshes)
+	k.refreshes.WithLabelValues("ok")
+	k.refreshes.WithLabelValues("error")
 	var err error
 	switch {
 	case c.SecretFile != "":
@@ -97,7 +97,7 @@ func (k *cookieKeeper) refresh(ctx context.Context) {
 		err = k.secrets.Set(cur, prev)
 	}
 	if err != nil {
-		k.refreshs.WithLabelValues("error").Inc()
+		k.refreshes.WithLabelValues("error").Inc()
 		// One line per distinct error, not one a minute.
 		if msg := err.Error(); msg != k.lastErr {
 			k.lastErr = msg
@@ -105,7 +105,7 @@ func (k *cookieKeeper) refresh(ctx context.Context) {
 		}
 		return
 	}
-	k.refreshs.WithLabelValues("ok").Inc()
+	k.refreshes.WithLabelValues("ok").Inc()
 	if k.lastErr != "" {
 		k.log.Info().Str("source", src).Msg("dns cookies: shared secret readable again")
 		k.lastErr = ""
