@@ -25,13 +25,13 @@ const cookieRefreshEvery = time.Minute
 // start and refreshes them in the background, so the DNS server never
 // waits on a file or the store.
 type cookieKeeper struct {
-	log      zerolog.Logger
-	secrets  *dnsserver.CookieSecrets
-	file     string      // dns.cookies.secret_file, resolved
-	st       store.Store // when the secret lives in the store
-	rotate   time.Duration
-	cur      []byte // what secrets holds, to log changes only
-	lastErr  string
+	log       zerolog.Logger
+	secrets   *dnsserver.CookieSecrets
+	file      string      // dns.cookies.secret_file, resolved
+	st        store.Store // when the secret lives in the store
+	rotate    time.Duration
+	cur       []byte // what secrets holds, to log changes only
+	lastErr   string
 	refreshes *prometheus.CounterVec
 }
 
