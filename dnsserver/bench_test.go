@@ -99,3 +99,80 @@ func TestServeAllocs(t *testing.T) {
 		t.Logf("%s: serve %.1f allocs, unpack %.1f", bq.name, serve, unpack)
 	}
 }
+
+// rrlBenchServer is benchServer with cookies and RRL on; the rate is high
+// enough that every benchmark query passes (the common case costs the
+// bucket lookup; a limited one costs less, it is not packed).
+func rrlBenchServer(tb testing.TB) *Server {
+	s := benchServer(tb)
+	cs, err := NewCookieSecrets(nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.cookies = cs
+	s.rrl = newRRL(RRLConfig{Rate: 1 << 30, Slip: 2}, zerolog.Nop(), nil)
+	return s
+}
+
+// BenchmarkServeRRL compares the UDP answer path with RRL and cookies off
+// and on (the budget: within 10%), and with a client cookie.
+func BenchmarkServeRRL(b *testing.B) {
+	src := netip.MustParseAddr("192.0.2.200")
+	plain := mustPack(b, ednsQuery("api.example.com.", dns.TypeA, 1232))
+	s := benchServer(b)
+	rs := rrlBenchServer(b)
+	w := newWorker()
+	cookie := rs.serve(w, mustPack(b, cookieQuery(b, "api.example.com.", "0102030405060708")), protoUDP, src)
+	var m dns.Msg
+	if err := m.Unpack(cookie); err != nil || replyCookie(&m) == "" {
+		b.Fatalf("no cookie: %v", err)
+	}
+	withCookie := mustPack(b, cookieQuery(b, "api.example.com.", replyCookie(&m)))
+	for _, c := range []struct {
+		name string
+		s    *Server
+		pkt  []byte
+	}{
+		{"off", s, plain},
+		{"rrl-on", rs, plain},
+		{"rrl-on-client-cookie", rs, mustPack(b, cookieQuery(b, "api.example.com.", "0102030405060708"))},
+		{"rrl-on-server-cookie", rs, withCookie},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			w := newWorker()
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.s.serve(w, c.pkt, protoUDP, src) == nil {
+					b.Fatal("no response")
+				}
+			}
+		})
+	}
+}
+
+// TestServeRRLCookieAllocs: RRL and cookies add no allocation: a query
+// with a cookie under RRL allocates what Unpack of a plain EDNS query does.
+func TestServeRRLCookieAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counting")
+	}
+	s := rrlBenchServer(t)
+	src := netip.MustParseAddr("192.0.2.200")
+	plain := mustPack(t, ednsQuery("api.example.com.", dns.TypeA, 1232))
+	w := newWorker()
+	var m dns.Msg
+	if err := m.Unpack(s.serve(w, mustPack(t, cookieQuery(t, "api.example.com.", "0102030405060708")), protoUDP, src)); err != nil {
+		t.Fatal(err)
+	}
+	unpack := testing.AllocsPerRun(200, func() { _ = m.Unpack(plain) })
+	for name, pkt := range map[string][]byte{
+		"plain":         plain,
+		"client-cookie": mustPack(t, cookieQuery(t, "api.example.com.", "0102030405060708")),
+		"server-cookie": mustPack(t, cookieQuery(t, "api.example.com.", replyCookie(&m))),
+	} {
+		serve := testing.AllocsPerRun(200, func() { s.serve(w, pkt, protoUDP, src) })
+		if serve > unpack {
+			t.Errorf("%s: serve with RRL and cookies makes %.1f allocations, Unpack of a plain query %.1f", name, serve, unpack)
+		}
+	}
+}

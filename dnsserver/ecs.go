@@ -24,27 +24,31 @@ type ecs struct {
 	n    int
 }
 
-// takeECS finds the ECS options in the raw query pkt, validates them as
-// RFC 7871 §7.1.1 asks, and returns the query without them for miekg/dns
-// to parse (in w.in; pkt itself is left alone). It records in w whether
-// the query had a well-formed option (w.hasECS, w.ecs) or a malformed
-// one, or several (w.badECS): FORMERR.
+// takeOptions finds the ECS and COOKIE options in the raw query pkt,
+// validates them (RFC 7871 §7.1.1, RFC 7873 §5.2.2), and returns the query
+// without them for miekg/dns to parse (in w.in; pkt itself is left alone).
+// It records in w whether the query had a well-formed ECS option (w.hasECS,
+// w.ecs) or a malformed one, or several (w.badECS): FORMERR; and likewise
+// a cookie (w.hasCookie, w.cookie) or a malformed one, or several
+// (w.badCookie): FORMERR.
 //
 // Working on the raw bytes does two things. It sees what miekg/dns's
 // EDNS0_SUBNET hides, since that pads or cuts the address to its
 // family's length: the too-short and too-long addresses §7.1.1 refuses.
-// And miekg/dns never parses the option, which saves the four
-// allocations and a fifth of a query's time it costs (BenchmarkServeECS).
+// And miekg/dns never parses the options, which saves the allocations
+// (four for ECS, two for a cookie) and a fifth of a query's time they
+// cost (BenchmarkServeECS).
 // pkt has not been parsed yet: every read is bounds-checked, and a
 // packet too broken to walk is left to miekg/dns, which rejects it.
-func (w *worker) takeECS(pkt []byte) []byte {
+func (w *worker) takeOptions(pkt []byte) []byte {
 	w.hasECS, w.badECS = false, false
+	w.hasCookie, w.badCookie = false, false
 	start, end, ok := optSpan(pkt)
 	if !ok {
 		return pkt
 	}
 	rdata := pkt[start:end]
-	found := false
+	foundECS, foundCookie := false, false
 	for off := 0; off < len(rdata); {
 		if off+4 > len(rdata) {
 			return pkt // broken option framing: miekg/dns refuses it
@@ -54,23 +58,30 @@ func (w *worker) takeECS(pkt []byte) []byte {
 		if off+4+l > len(rdata) {
 			return pkt
 		}
-		if code == dns.EDNS0SUBNET {
-			if found || !w.ecs.parse(rdata[off+4:off+4+l]) {
+		switch code {
+		case dns.EDNS0SUBNET:
+			if foundECS || !w.ecs.parse(rdata[off+4:off+4+l]) {
 				w.badECS = true // §7.1.1: malformed, or two ECS options
 			}
-			found = true
+			foundECS = true
+		case dns.EDNS0COOKIE:
+			if foundCookie || !w.parseCookie(rdata[off+4:off+4+l]) {
+				w.badCookie = true // RFC 7873 §5.2.2: malformed, or two
+			}
+			foundCookie = true
 		}
 		off += 4 + l
 	}
-	if !found {
+	if !foundECS && !foundCookie {
 		return pkt
 	}
-	w.hasECS = !w.badECS
-	// Copy the query without its ECS options and fix the OPT's RDLENGTH.
+	w.hasECS = foundECS && !w.badECS
+	w.hasCookie = foundCookie && !w.badCookie
+	// Copy the query without those options and fix the OPT's RDLENGTH.
 	in := append(w.in[:0], pkt[:start]...)
 	for off := 0; off < len(rdata); {
 		l := int(binary.BigEndian.Uint16(rdata[off+2:]))
-		if binary.BigEndian.Uint16(rdata[off:]) != dns.EDNS0SUBNET {
+		if c := binary.BigEndian.Uint16(rdata[off:]); c != dns.EDNS0SUBNET && c != dns.EDNS0COOKIE {
 			in = append(in, rdata[off:off+4+l]...)
 		}
 		off += 4 + l
@@ -182,19 +193,12 @@ func (e *ecs) echoLen() int { return 4 + e.n }
 
 // appendEcho appends the echoed ECS option (RFC 7871 §7.2.1: FAMILY,
 // SOURCE PREFIX-LENGTH and ADDRESS as received, SCOPE PREFIX-LENGTH set)
-// to a packed response whose last record is our OPT with optRdlen bytes
-// of RDATA, and fixes that OPT's RDLENGTH. Appending to the packed bytes,
-// instead of adding an EDNS0_SUBNET to the OPT, keeps the response free
-// of allocations: miekg/dns allocates to pack every option.
-func (e *ecs) appendEcho(out []byte, optRdlen int, scope uint8) []byte {
-	rdlenAt := len(out) - optRdlen - 2
-	var hdr [4]byte
-	binary.BigEndian.PutUint16(hdr[0:], dns.EDNS0SUBNET)
-	binary.BigEndian.PutUint16(hdr[2:], uint16(e.n))
-	out = append(out, hdr[:]...)
-	start := len(out)
-	out = append(out, e.wire[:e.n]...)
-	out[start+3] = scope
-	binary.BigEndian.PutUint16(out[rdlenAt:], uint16(optRdlen+e.echoLen()))
+// to a packed response whose last record is our OPT with *rdlen bytes of
+// RDATA (see appendOption). Appending to the packed bytes, instead of
+// adding an EDNS0_SUBNET to the OPT, keeps the response free of
+// allocations: miekg/dns allocates to pack every option.
+func (e *ecs) appendEcho(out []byte, rdlen *int, scope uint8) []byte {
+	out = appendOption(out, rdlen, dns.EDNS0SUBNET, e.wire[:e.n])
+	out[len(out)-e.n+3] = scope
 	return out
 }

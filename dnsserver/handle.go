@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gtm-project/gtm/routing"
 	"github.com/miekg/dns"
@@ -26,13 +27,27 @@ type worker struct {
 	// optRdlen is the RDATA length of opt as packed, so the ECS echo can
 	// be appended behind it.
 	optRdlen int
-	// in holds the query without its ECS options (see takeECS).
+	// in holds the query without its ECS and COOKIE options (see
+	// takeOptions).
 	in []byte
 	// ecs is the query's client subnet when hasECS; badECS says the
 	// query's ECS was malformed.
 	ecs    ecs
 	hasECS bool
 	badECS bool
+	// cookie is the query's COOKIE option data (cookieN bytes) when
+	// hasCookie; badCookie says it was malformed. cookieOut is the
+	// option the response carries when sendCookie; cookieValid says the
+	// query's server cookie was ours (see checkCookie).
+	cookie      [cookieMaxLen]byte
+	cookieN     int
+	cookieOut   [cookieClientLen + cookieServerLen]byte
+	hasCookie   bool
+	badCookie   bool
+	sendCookie  bool
+	cookieValid bool
+	// now is when the query being answered was read.
+	now time.Time
 	// samples are resolver addresses waiting for the Sampler.
 	samples samplerBuffer
 	// answers caches this worker's service answer counters by labels, so
@@ -61,7 +76,7 @@ func (s *Server) serve(w *worker, pkt []byte, proto int, src netip.Addr) []byte 
 		s.metrics.dropped.WithLabelValues("response").Inc()
 		return nil
 	}
-	if err := w.req.Unpack(w.takeECS(pkt)); err != nil {
+	if err := w.req.Unpack(w.takeOptions(pkt)); err != nil {
 		return s.headerOnly(w, pkt, proto, dns.RcodeFormatError)
 	}
 	return s.respond(w, &w.req, proto, src)
@@ -85,6 +100,7 @@ func (s *Server) headerOnly(w *worker, pkt []byte, proto, rcode int) []byte {
 // respond builds and packs the response to a parsed query.
 func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []byte {
 	start := s.now()
+	w.now = start
 	resp := &w.resp
 	resp.MsgHdr = dns.MsgHdr{
 		Id: req.Id, Response: true, Opcode: req.Opcode, RecursionDesired: req.RecursionDesired,
@@ -107,6 +123,30 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 	resp.Answer, resp.Ns, resp.Extra = w.res.Answer, w.res.Ns, w.res.Extra
 	resp.Authoritative = w.res.Authoritative && (rcode == dns.RcodeSuccess || rcode == dns.RcodeNameError)
 
+	// Response rate limiting, UDP only (over TCP the source is real),
+	// before packing: a dropped response costs no packing. A client
+	// presenting a valid server cookie is not spoofed: it is exempt.
+	if proto == protoUDP && s.rrl != nil && !w.cookieValid {
+		var qname string
+		if len(req.Question) > 0 {
+			qname = req.Question[0].Name
+		}
+		cls, name := rrlClass(rcode, w, qname)
+		switch act := s.rrl.check(cls, qtype, src, name, start); act {
+		case rrlDrop:
+			s.metrics.rrlActions[act].Inc()
+			return nil
+		case rrlLogOnly:
+			s.metrics.rrlActions[act].Inc()
+		case rrlSlip:
+			s.metrics.rrlActions[act].Inc()
+			// TC=1, question and OPT kept, no records: a real resolver
+			// retries over TCP, a reflection gains nothing.
+			resp.Answer, resp.Ns, resp.Extra = nil, nil, nil
+			resp.Truncated = true
+		}
+	}
+
 	limit := dns.MaxMsgSize
 	if proto == protoUDP {
 		limit = dns.MinMsgSize
@@ -114,7 +154,8 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 			limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), s.udpSize)
 		}
 	}
-	// echo is the size of the ECS option appended after packing.
+	// echo is the size of the ECS and COOKIE options appended after
+	// packing.
 	echo := 0
 	if opt != nil {
 		// resp.Rcode keeps all 12 bits: PackBuffer writes the low 4 in the
@@ -124,6 +165,9 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 		if w.hasECS {
 			echo = w.ecs.echoLen()
 		}
+		echo += w.cookieEchoLen()
+	} else {
+		w.hasECS, w.sendCookie = false, false
 	}
 	out, err := resp.PackBuffer(w.buf)
 	if err == nil && len(out)+echo > limit {
@@ -151,7 +195,13 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 		}
 	}
 	if echo > 0 {
-		out = w.ecs.appendEcho(out, w.optRdlen, w.res.Scope)
+		rdlen := w.optRdlen
+		if w.hasECS {
+			out = w.ecs.appendEcho(out, &rdlen, w.res.Scope)
+		}
+		if w.sendCookie {
+			out = appendOption(out, &rdlen, dns.EDNS0COOKIE, w.cookieOut[:])
+		}
 	}
 	if s.sampler != nil && w.res.Zone != "" {
 		// Only resolvers asking about our zones: the rest are scanners.
@@ -169,6 +219,7 @@ func (s *Server) respond(w *worker, req *dns.Msg, proto int, src netip.Addr) []b
 // response must not echo ECS.
 func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int, *dns.OPT) {
 	w.res.Reset()
+	w.sendCookie, w.cookieValid = false, false
 	if req.Opcode != dns.OpcodeQuery {
 		return dns.RcodeNotImplemented, nil
 	}
@@ -182,6 +233,16 @@ func (s *Server) decide(w *worker, req *dns.Msg, proto int, src netip.Addr) (int
 	if opt != nil && opt.Version() != 0 {
 		w.hasECS = false             // options of an unknown version are not ours to read
 		return dns.RcodeBadVers, opt // RFC 6891 §6.1.3
+	}
+	if s.cookies != nil {
+		if w.badCookie {
+			w.hasECS = false
+			s.metrics.cookies[cookieMalformed].Inc()
+			return dns.RcodeFormatError, opt // RFC 7873 §5.2.2
+		}
+		if w.hasCookie {
+			s.checkCookie(w, src, uint32(w.now.Unix()))
+		}
 	}
 	if w.badECS {
 		w.hasECS = false

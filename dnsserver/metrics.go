@@ -44,6 +44,10 @@ type Metrics struct {
 	// group (region or priority) and reason; every label comes from the
 	// configuration or routing.Reason, so the series are bounded.
 	serviceAnswers *prometheus.CounterVec
+	// rrlActions counts limited responses by action ([rrlPass] is unused).
+	rrlActions   [nRRLActions]prometheus.Counter
+	rrlEvictions prometheus.Counter
+	cookies      [nCookieResults]prometheus.Counter
 }
 
 // NewMetrics registers the DNS metrics on reg.
@@ -74,8 +78,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "gtm", Subsystem: "dns", Name: "service_answers_total",
 		Help: "Answers of traffic-managed names, by service, chosen group (region or priority) and reason (latency, distance, rule, order, single, priority, failover, weighted, fail_open).",
 	}, []string{"service", "group", "reason"})
+	rrlActions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "rrl_actions_total",
+		Help: "UDP responses over the response rate limit (dns.rrl), by action: slip (sent truncated), drop, or log_only (dns.rrl.log_only: answered, would have been limited).",
+	}, []string{"action"})
+	m.rrlEvictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "rrl_table_evictions_total",
+		Help: "Response rate limiting buckets taken over by another client network or name while still in use (dns.rrl.table_size too small, or a random-source flood).",
+	})
+	cookies := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "cookies_total",
+		Help: "Queries with a DNS cookie, by result: client_only, valid (a server cookie of ours), invalid (a server cookie not ours, expired, or of a retired secret: answered with a fresh one) or malformed (FORMERR).",
+	}, []string{"result"})
 	if reg != nil {
-		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers)
+		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers, rrlActions, m.rrlEvictions, cookies)
+	}
+	for a := rrlSlip; a < nRRLActions; a++ {
+		m.rrlActions[a] = rrlActions.WithLabelValues(rrlActionNames[a])
+	}
+	for r := range nCookieResults {
+		m.cookies[r] = cookies.WithLabelValues(cookieResultNames[r])
 	}
 	for i := range m.qtypeIdx {
 		m.qtypeIdx[i] = uint8(len(metricQtypes))

@@ -54,6 +54,12 @@ type Config struct {
 	// Sampler, when set, is given the source addresses of queries about
 	// our zones (see Sampler). Nil samples nothing.
 	Sampler *Sampler
+	// Cookies, when set, turns DNS cookies on (RFC 7873, RFC 9018 server
+	// cookies) with these secrets, which the caller may replace at any
+	// time (CookieSecrets.Set). Nil ignores COOKIE options.
+	Cookies *CookieSecrets
+	// RRL is response rate limiting over UDP; Rate 0 (the default) is off.
+	RRL RRLConfig
 }
 
 // Server answers DNS over UDP and TCP.
@@ -71,6 +77,8 @@ type Server struct {
 	ecsMax4 int
 	ecsMax6 int
 	sampler *Sampler
+	cookies *CookieSecrets
+	rrl     *rrl
 
 	mu      sync.Mutex
 	addrs   []netip.AddrPort
@@ -105,9 +113,15 @@ func New(cfg Config, src Source, log zerolog.Logger, reg prometheus.Registerer) 
 		udpSize: cfg.UDPSize, nodeID: cfg.NodeID, version: cfg.Version,
 		ecsMax4: min(cfg.ECSMaxPrefixV4, 32), ecsMax6: min(cfg.ECSMaxPrefixV6, 128), sampler: cfg.Sampler,
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{},
+		cookies: cfg.Cookies,
 	}
 	if cfg.NSID != "" {
 		s.nsid = &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: fmt.Sprintf("%x", cfg.NSID)}
+	}
+	s.rrl = newRRL(cfg.RRL, log, s.metrics.rrlEvictions)
+	if s.rrl != nil {
+		log.Info().Int("rate", cfg.RRL.Rate).Int("slip", cfg.RRL.Slip).Bool("log_only", cfg.RRL.LogOnly).
+			Int("table_size", len(s.rrl.buckets)).Msg("response rate limiting on (UDP)")
 	}
 	s.workers.New = func() any { return newWorker() }
 	return s

@@ -412,6 +412,56 @@ func runConformance(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("CookieSecretsSharedAndRotated", func(t *testing.T) {
+		a, o := b.open(t)
+		ctx := ctxT(t)
+		const rotate = 300 * time.Millisecond
+		cur, prev, err := a.CookieSecrets(ctx, time.Hour)
+		if err != nil || len(cur) != CookieSecretLen || prev != nil {
+			t.Fatalf("first call: %x, %x, %v; want a new secret and no previous one", cur, prev, err)
+		}
+		// Every node gets the same secret, concurrently too.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, p, err := o.CookieSecrets(ctx, time.Hour)
+				if err != nil || !slices.Equal(c, cur) || p != nil {
+					errs <- fmt.Errorf("other node: %x, %x, %v; want %x", c, p, err, cur)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		// Older than rotate: one caller rotates, every caller sees the new
+		// pair, the old secret as the previous one.
+		b.advance(rotate + time.Millisecond)
+		var rotated []byte
+		eventually(t, 3*time.Second, "the secret rotates", func() error {
+			c, p, err := o.CookieSecrets(ctx, rotate)
+			if err != nil {
+				return err
+			}
+			if slices.Equal(c, cur) {
+				return errors.New("not rotated yet")
+			}
+			if !slices.Equal(p, cur) || len(c) != CookieSecretLen {
+				return fmt.Errorf("rotated to %x with previous %x, want previous %x", c, p, cur)
+			}
+			rotated = c
+			return nil
+		})
+		c, p, err := a.CookieSecrets(ctx, time.Hour)
+		if err != nil || !slices.Equal(c, rotated) || !slices.Equal(p, cur) {
+			t.Errorf("after rotation, the other node: %x, %x, %v; want %x, %x", c, p, err, rotated, cur)
+		}
+	})
+
 	t.Run("SubscribeSeesOtherClient", func(t *testing.T) {
 		a, o := b.open(t)
 		ctx := ctxT(t)

@@ -32,6 +32,8 @@
 //	{P:config}:hist:<kind>:<name> LIST   envelopes, newest first, at most HistoryDepth
 //	{P:config}:drains            HASH    "<kind>/<name>" -> Drain JSON
 //	{P:config}:drains:version    STRING  drains version
+//	{P:cookie}:secrets           HASH    cur, prev: DNS cookie server secrets (hex);
+//	                                     at: server ms cur was made (CookieSecrets)
 //	P:changes                    pub/sub {"what":"results|drains|config","version":N}
 //
 // Result expiry uses the Redis server's clock (TIME inside the scripts),

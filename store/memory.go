@@ -23,6 +23,7 @@ type Memory struct {
 	versions map[string]uint64
 	subs     map[*feed]struct{}
 	lat      memLatency // resolver samples and RTTs (memory_latency.go)
+	cookie   memCookie  // DNS cookie secrets (cookies.go)
 }
 
 // MemoryOption changes a default of NewMemory.

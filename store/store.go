@@ -167,4 +167,15 @@ type Store interface {
 	// Latency returns every result that has not expired, sorted by
 	// (Prefix, Source, Prober).
 	Latency(ctx context.Context) ([]LatencyResult, error)
+
+	// CookieSecrets returns the DNS cookie server secret every node
+	// shares (CookieSecretLen random bytes) and the previous one (nil
+	// when there is none). The first call creates the secret; a call that
+	// finds it older than rotate replaces it, atomically, the current one
+	// becoming the previous: concurrent callers all get the same pair.
+	CookieSecrets(ctx context.Context, rotate time.Duration) (cur, prev []byte, err error)
 }
+
+// CookieSecretLen is the length of a DNS cookie server secret (128 bits,
+// RFC 9018 §4.2).
+const CookieSecretLen = 16

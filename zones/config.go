@@ -60,7 +60,53 @@ type DNS struct {
 	Workers int `yaml:"workers"`
 	// ECS bounds the EDNS Client Subnet source prefixes honoured.
 	ECS ECS `yaml:"ecs"`
+	// RRL is response rate limiting over UDP. Off by default (rate: 0).
+	RRL RRL `yaml:"rrl"`
+	// Cookies configures DNS cookies (RFC 7873, RFC 9018).
+	Cookies Cookies `yaml:"cookies"`
 }
+
+// RRL configures response rate limiting (the Knot/BIND model, UDP only):
+// Rate responses a second per response class, client network and name;
+// over it, every Slip-th response is sent truncated and the rest dropped.
+type RRL struct {
+	// Rate is responses per second per bucket. Default 0: off.
+	Rate int `yaml:"rate"`
+	// Slip: every Slip-th limited response is sent truncated (TC=1), the
+	// others dropped; 0 drops all, 1 truncates all. Default 2.
+	Slip *int `yaml:"slip"`
+	// Window is how long a client over the rate stays limited: its debt
+	// is capped at Rate × Window responses. Default 15s.
+	Window Duration `yaml:"window"`
+	// IPv4Prefix and IPv6Prefix are the client network lengths buckets
+	// are kept per. Defaults 24 and 56.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+	// Exempt lists networks (CIDR) never limited.
+	Exempt []string `yaml:"exempt"`
+	// TableSize is the fixed number of buckets (32 bytes each). Default
+	// 65536.
+	TableSize int `yaml:"table_size"`
+	// LogOnly counts and logs what would be limited, answering normally.
+	LogOnly bool `yaml:"log_only"`
+}
+
+// Cookies configures DNS cookies. The server secret must be shared by
+// every node of a deployment so a cookie from one is valid at the others.
+type Cookies struct {
+	// Enabled answers COOKIE options. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// SecretFile holds the secret in hex (16 bytes) on its first line and,
+	// optionally, the previous secret, still accepted, on the second.
+	// Empty: with the redis backend a secret kept in the store, rotated
+	// every Rotate; with the memory backend a random one per process.
+	SecretFile string `yaml:"secret_file"`
+	// Rotate is how often the store-held secret is replaced. Default 24h.
+	Rotate Duration `yaml:"rotate"`
+}
+
+// CookiesEnabled reports whether DNS cookies are on.
+func (c Cookies) CookiesEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
 // ECS configures EDNS Client Subnet handling (RFC 7871).
 type ECS struct {

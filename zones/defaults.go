@@ -28,6 +28,12 @@ const (
 	DefaultStateBackend  = "memory"
 	DefaultICMPMode      = "auto"
 	DefaultServiceAnswer = 1
+	DefaultRRLSlip       = 2
+	DefaultRRLWindow     = 15 * time.Second
+	DefaultRRLV4Prefix   = 24
+	DefaultRRLV6Prefix   = 56
+	DefaultRRLTableSize  = 65536
+	DefaultCookieRotate  = 24 * time.Hour
 )
 
 // ApplyDefaults fills every unset key with its documented default.
@@ -55,6 +61,28 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.DNS.ECS.MaxPrefixV6 == 0 {
 		c.DNS.ECS.MaxPrefixV6 = DefaultECSMaxV6
+	}
+	{
+		r := &c.DNS.RRL
+		if r.Slip == nil {
+			slip := DefaultRRLSlip
+			r.Slip = &slip
+		}
+		if r.Window == 0 {
+			r.Window = Duration(DefaultRRLWindow)
+		}
+		if r.IPv4Prefix == 0 {
+			r.IPv4Prefix = DefaultRRLV4Prefix
+		}
+		if r.IPv6Prefix == 0 {
+			r.IPv6Prefix = DefaultRRLV6Prefix
+		}
+		if r.TableSize == 0 {
+			r.TableSize = DefaultRRLTableSize
+		}
+	}
+	if c.DNS.Cookies.Rotate == 0 {
+		c.DNS.Cookies.Rotate = Duration(DefaultCookieRotate)
 	}
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultAPIListen

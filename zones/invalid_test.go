@@ -157,6 +157,17 @@ var invalidFixtures = map[string][]string{
 
 	// Everything at once: config and zone errors alike, none hiding
 	// another, sorted by file and line.
+	// Every dns.rrl and dns.cookies check at once.
+	"invalid-many-rrl-cookies.yaml": {
+		`testdata/invalid-many-rrl-cookies.yaml:3: dns.rrl.rate: -1 is outside 0..1000000 (0: off)`,
+		`testdata/invalid-many-rrl-cookies.yaml:4: dns.rrl.slip: 11 is outside 0..10`,
+		`testdata/invalid-many-rrl-cookies.yaml:5: dns.rrl.window: 500ms is outside 1s..1h`,
+		`testdata/invalid-many-rrl-cookies.yaml:6: dns.rrl.ipv4_prefix: 33 is outside 0..32`,
+		`testdata/invalid-many-rrl-cookies.yaml:7: dns.rrl.table_size: 10 is outside 1024..16777216`,
+		`testdata/invalid-many-rrl-cookies.yaml:8: dns.rrl.exempt[1]: "not-a-net" is not a prefix such as 192.0.2.0/24`,
+		`testdata/invalid-many-rrl-cookies.yaml:10: dns.cookies.secret_file: testdata/cookie-secret-bad.txt:1: want 16 bytes in hex (32 hex digits)`,
+		`testdata/invalid-many-rrl-cookies.yaml:11: dns.cookies.rotate: 10m0s is below the 1h minimum (a cookie lives an hour)`,
+	},
 	"invalid-many.yaml": {
 		`testdata/invalid-many.yaml:2: node.region: unknown region "mars" (not under regions:)`,
 		`testdata/invalid-many.yaml:4: dns.listen[1]: "nowhere" is not host:port`,

@@ -30,6 +30,14 @@ func TestDefaultsApplied(t *testing.T) {
 		{"dns.workers", c.DNS.Workers, runtime.GOMAXPROCS(0)},
 		{"dns.ecs.max_prefix_v4", c.DNS.ECS.MaxPrefixV4, 24},
 		{"dns.ecs.max_prefix_v6", c.DNS.ECS.MaxPrefixV6, 56},
+		{"dns.rrl.rate", c.DNS.RRL.Rate, 0},
+		{"dns.rrl.slip", *c.DNS.RRL.Slip, 2},
+		{"dns.rrl.window", c.DNS.RRL.Window.D(), 15 * time.Second},
+		{"dns.rrl.ipv4_prefix", c.DNS.RRL.IPv4Prefix, 24},
+		{"dns.rrl.ipv6_prefix", c.DNS.RRL.IPv6Prefix, 56},
+		{"dns.rrl.table_size", c.DNS.RRL.TableSize, 65536},
+		{"dns.cookies.enabled", c.DNS.Cookies.CookiesEnabled(), true},
+		{"dns.cookies.rotate", c.DNS.Cookies.Rotate.D(), 24 * time.Hour},
 		{"api.listen", c.API.Listen, "127.0.0.1:8053"},
 		{"state.backend", c.State.Backend, "memory"},
 		{"state.stale_action", c.State.StaleAction, "keep"},
@@ -196,5 +204,29 @@ func TestQuickstartLoads(t *testing.T) {
 	}
 	if got := set.Config.RegionOrder(); !slices.Equal(got, []string{"eu-west", "us-east", "ap-southeast"}) {
 		t.Errorf("RegionOrder() = %v", got)
+	}
+}
+
+func TestLoadCookieSecrets(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := dir + "/secret"
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cur, prev, err := LoadCookieSecrets(write("# rotated 2026-01-01\ne5e973e5a6b2a43f48e7dc849e37bfcf\n\n445536bcd2513298075a5d379663c962\n"))
+	if err != nil || len(cur) != 16 || len(prev) != 16 || cur[0] != 0xe5 || prev[0] != 0x44 {
+		t.Errorf("two secrets: %x %x %v", cur, prev, err)
+	}
+	cur, prev, err = LoadCookieSecrets(write("e5e973e5a6b2a43f48e7dc849e37bfcf"))
+	if err != nil || len(cur) != 16 || prev != nil {
+		t.Errorf("one secret: %x %x %v", cur, prev, err)
+	}
+	for _, bad := range []string{"", "zz", "e5e973e5a6b2a43f48e7dc849e37bf", "00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000"} {
+		if _, _, err := LoadCookieSecrets(write(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

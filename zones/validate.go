@@ -60,6 +60,45 @@ func (c *Config) Validate() ErrorList {
 	if v := c.DNS.ECS.MaxPrefixV6; v < 0 || v > 128 {
 		add("dns.ecs.max_prefix_v6", "%d is outside 0..128", v)
 	}
+	{
+		r := c.DNS.RRL
+		if r.Rate < 0 || r.Rate > 1000000 {
+			add("dns.rrl.rate", "%d is outside 0..1000000 (0: off)", r.Rate)
+		}
+		if r.Slip != nil && (*r.Slip < 0 || *r.Slip > 10) {
+			add("dns.rrl.slip", "%d is outside 0..10", *r.Slip)
+		}
+		if w := time.Duration(r.Window); w < time.Second || w > time.Hour {
+			add("dns.rrl.window", "%s is outside 1s..1h", r.Window)
+		}
+		if r.IPv4Prefix < 0 || r.IPv4Prefix > 32 {
+			add("dns.rrl.ipv4_prefix", "%d is outside 0..32", r.IPv4Prefix)
+		}
+		if r.IPv6Prefix < 0 || r.IPv6Prefix > 128 {
+			add("dns.rrl.ipv6_prefix", "%d is outside 0..128", r.IPv6Prefix)
+		}
+		if r.TableSize < 1024 || r.TableSize > 1<<24 {
+			add("dns.rrl.table_size", "%d is outside 1024..16777216", r.TableSize)
+		}
+		if len(r.Exempt) > 1000 {
+			add("dns.rrl.exempt", "%d networks: at most 1000", len(r.Exempt))
+		}
+		for i, e := range r.Exempt {
+			if _, err := netip.ParsePrefix(strings.TrimSpace(e)); err != nil {
+				add(fmt.Sprintf("dns.rrl.exempt[%d]", i), "%q is not a prefix such as 192.0.2.0/24", e)
+			}
+		}
+	}
+	if ck := c.DNS.Cookies; ck.CookiesEnabled() {
+		if ck.SecretFile != "" {
+			if _, _, err := LoadCookieSecrets(c.Resolve(ck.SecretFile)); err != nil {
+				add("dns.cookies.secret_file", "%v", err)
+			}
+		}
+		if time.Duration(ck.Rotate) < time.Hour {
+			add("dns.cookies.rotate", "%s is below the 1h minimum (a cookie lives an hour)", ck.Rotate)
+		}
+	}
 	if err := checkHostPort(c.API.Listen); err != nil {
 		add("api.listen", "%v", err)
 	}

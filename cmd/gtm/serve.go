@@ -105,7 +105,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	steer.onLatency = sync.noteLatency
 
-	dns := dnsserver.New(dnsserver.Config{
+	cookies, err := newCookieKeeper(ctx, cfg, st, log.With().Str("component", "dns").Logger(), reg)
+	if err != nil {
+		log.Error().Err(err).Msg("dns cookies")
+		return exitError{1}
+	}
+	dnsCfg := dnsserver.Config{
 		Listen:         cfg.DNS.Listen,
 		UDPSize:        cfg.DNS.UDPSize,
 		Workers:        cfg.DNS.Workers,
@@ -115,7 +120,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ECSMaxPrefixV4: cfg.DNS.ECS.MaxPrefixV4,
 		ECSMaxPrefixV6: cfg.DNS.ECS.MaxPrefixV6,
 		Sampler:        steer.sampler,
-	}, eng.holder, log.With().Str("component", "dns").Logger(), reg)
+		RRL:            rrlConfig(cfg.DNS.RRL),
+	}
+	if cookies != nil {
+		dnsCfg.Cookies = cookies.secrets
+	}
+	dns := dnsserver.New(dnsCfg, eng.holder, log.With().Str("component", "dns").Logger(), reg)
 
 	var draining atomic.Bool
 	web := api.New(cfg.API.Listen, reg, func() (bool, map[string]any) {
@@ -182,6 +192,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { return reloadOnHUP(gctx, hup, *cfgPath, eng) })
 	g.Go(func() error { return watchFiles(gctx, log, *cfgPath, eng) })
 	g.Go(func() error { return sync.Run(gctx) })
+	if cookies != nil {
+		g.Go(func() error { return cookies.run(gctx) })
+	}
 	if prb != nil {
 		g.Go(func() error { return prb.Run(gctx) })
 	}
