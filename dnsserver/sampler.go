@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/gtm-project/gtm/store"
 )
 
 // Sampler defaults.
@@ -31,10 +30,34 @@ const (
 	sampleFlush = time.Second
 )
 
-// ResolverSink receives the sampled resolver networks. store.Store
-// satisfies it.
+// ResolverSample is one resolver network and how busy it was: what the
+// Sampler hands its sink (the state store, which keeps it for the
+// probers to measure).
+type ResolverSample struct {
+	// Prefix is the resolver's network (/24 for IPv4, /56 for IPv6).
+	Prefix netip.Prefix
+	// Addr is a query source address seen in Prefix: what is measured.
+	Addr netip.Addr
+	// Count is how many queries came from Prefix (an estimate).
+	Count uint64
+	// Node is the DNS node that saw them.
+	Node string
+	At   time.Time
+	// TTL is how long the sample should be kept; 0 is the sink's default.
+	TTL time.Duration
+}
+
+// ResolverSink receives the sampled resolver networks.
 type ResolverSink interface {
-	PutResolverSamples(ctx context.Context, ss []store.ResolverSample) error
+	PutResolverSamples(ctx context.Context, ss []ResolverSample) error
+}
+
+// SinkFunc makes a function a ResolverSink.
+type SinkFunc func(ctx context.Context, ss []ResolverSample) error
+
+// PutResolverSamples implements ResolverSink.
+func (f SinkFunc) PutResolverSamples(ctx context.Context, ss []ResolverSample) error {
+	return f(ctx, ss)
 }
 
 // SamplerOptions configure a Sampler; zero values are documented defaults
@@ -51,8 +74,8 @@ type SamplerOptions struct {
 	// every query would cost the answer path more than the estimate is
 	// worth.
 	Every int
-	// TTL is how long the store keeps a sample. Default
-	// store.DefaultSampleTTL.
+	// TTL is how long the sink keeps a sample. Default 0: the sink's own
+	// default.
 	TTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now        func() time.Time
@@ -100,9 +123,6 @@ func NewSampler(opts SamplerOptions) (*Sampler, error) {
 	}
 	if opts.Every <= 0 {
 		opts.Every = DefaultSampleEvery
-	}
-	if opts.TTL <= 0 {
-		opts.TTL = store.DefaultSampleTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -227,15 +247,15 @@ func (s *Sampler) pruneLocked(k int) {
 // Samples returns the busiest TopK networks as store samples and halves
 // every count, so that networks which stop querying fade out within a few
 // intervals.
-func (s *Sampler) Samples() []store.ResolverSample {
+func (s *Sampler) Samples() []ResolverSample {
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	top := s.topLocked(s.opts.TopK)
-	out := make([]store.ResolverSample, len(top))
+	out := make([]ResolverSample, len(top))
 	for i, p := range top {
 		c := s.nets[p]
-		out[i] = store.ResolverSample{Prefix: p, Addr: c.addr, Count: c.count, Node: s.opts.Node, At: now, TTL: s.opts.TTL}
+		out[i] = ResolverSample{Prefix: p, Addr: c.addr, Count: c.count, Node: s.opts.Node, At: now, TTL: s.opts.TTL}
 	}
 	for p, c := range s.nets {
 		if c.count /= 2; c.count == 0 {

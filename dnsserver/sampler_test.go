@@ -28,7 +28,7 @@ func newTestSampler(t *testing.T, sink ResolverSink, every, topK int, interval t
 // never recorded (it must never be measured), nor are sources of refused
 // queries.
 func TestSamplerRecordsSourcesNotECS(t *testing.T) {
-	sm := newTestSampler(t, store.NewMemory(nil), 1, 100, time.Hour)
+	sm := newTestSampler(t, storeSink(store.NewMemory(nil)), 1, 100, time.Hour)
 	h := &routing.Holder{}
 	h.Store(routing.Build(fixtureSet(t), routing.Inputs{Geo: geoFixture(t)}))
 	s := New(Config{Sampler: sm}, h, zerolog.Nop(), prometheus.NewRegistry())
@@ -60,7 +60,7 @@ func TestSamplerRecordsSourcesNotECS(t *testing.T) {
 // at the next query a second after the last hand-over, without a full
 // batch.
 func TestSamplerFlushesAfterASecond(t *testing.T) {
-	sm := newTestSampler(t, store.NewMemory(nil), 1, 100, time.Hour)
+	sm := newTestSampler(t, storeSink(store.NewMemory(nil)), 1, 100, time.Hour)
 	h := &routing.Holder{}
 	h.Store(routing.Build(fixtureSet(t), routing.Inputs{}))
 	s := New(Config{Sampler: sm}, h, zerolog.Nop(), prometheus.NewRegistry())
@@ -84,7 +84,7 @@ func TestSamplerFlushesAfterASecond(t *testing.T) {
 // TestSamplerTopKAndDecay: the busiest TopK networks are written, busiest
 // first; counts halve at every write, so networks that stop querying fade.
 func TestSamplerTopKAndDecay(t *testing.T) {
-	sm := newTestSampler(t, store.NewMemory(nil), 1, 3, time.Hour)
+	sm := newTestSampler(t, storeSink(store.NewMemory(nil)), 1, 3, time.Hour)
 	now := time.Now()
 	var batch []netip.Addr
 	for n := range 6 {
@@ -130,7 +130,7 @@ func TestSamplerTopKAndDecay(t *testing.T) {
 // once more when it stops.
 func TestSamplerRun(t *testing.T) {
 	mem := store.NewMemory(nil)
-	sm := newTestSampler(t, mem, 1, 10, 20*time.Millisecond)
+	sm := newTestSampler(t, storeSink(mem), 1, 10, 20*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sm.Run(ctx) }()
@@ -147,7 +147,7 @@ func TestSamplerRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ss) == 1 && ss[0].Addr.String() == "192.0.2.53" && ss[0].Prefix.String() == "192.0.2.0/24" && ss[0].TTL == store.DefaultSampleTTL {
+		if len(ss) == 1 && ss[0].Addr.String() == "192.0.2.53" && ss[0].Prefix.String() == "192.0.2.0/24" && ss[0].TTL == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -155,4 +155,15 @@ func TestSamplerRun(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling, bounded by the deadline
 	}
+}
+
+// storeSink hands samples to a real store, as the wiring does.
+func storeSink(st store.Store) ResolverSink {
+	return SinkFunc(func(ctx context.Context, ss []ResolverSample) error {
+		out := make([]store.ResolverSample, len(ss))
+		for i, s := range ss {
+			out[i] = store.ResolverSample(s)
+		}
+		return st.PutResolverSamples(ctx, out)
+	})
 }

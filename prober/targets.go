@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gtm-project/gtm/internal/certpool"
+
 	"github.com/rs/zerolog"
 
 	"github.com/gtm-project/gtm/health"
@@ -84,7 +86,7 @@ func buildTargets(cfg *zones.Config, opts Options, log zerolog.Logger) []*target
 				ca, ok := cas[path]
 				if !ok {
 					var err error
-					if ca.pool, ca.pem, err = zones.LoadCertPool(path); err != nil {
+					if ca.pool, ca.pem, err = certpool.Load(path); err != nil {
 						log.Error().Err(err).Str("service", t.service).Str("endpoint", t.endpoint).Msg("check ca_file unreadable: endpoint left out")
 						return
 					}

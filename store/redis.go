@@ -11,7 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gtm-project/gtm/zones"
+	"github.com/gtm-project/gtm/internal/certpool"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -159,7 +160,7 @@ func (o RedisOptions) tlsConfig() (*tls.Config, error) {
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.TLSServerName}
 	if o.TLSCAFile != "" {
-		pool, _, err := zones.LoadCertPool(o.TLSCAFile)
+		pool, _, err := certpool.Load(o.TLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
 		}

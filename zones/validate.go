@@ -1,14 +1,14 @@
 package zones
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gtm-project/gtm/internal/certpool"
 
 	"github.com/miekg/dns"
 )
@@ -339,26 +339,11 @@ func (c *Config) validateCheck(p string, ch *Check) ErrorList {
 	if ch.CAFile != "" {
 		if ch.Type != "https" {
 			add(p+".ca_file", "applies to https checks only (type: https, or type: http with tls: true)")
-		} else if _, _, err := LoadCertPool(c.Resolve(ch.CAFile)); err != nil {
+		} else if _, _, err := certpool.Load(c.Resolve(ch.CAFile)); err != nil {
 			add(p+".ca_file", "%v", err)
 		}
 	}
 	return errs
-}
-
-// LoadCertPool reads a PEM CA bundle; it returns the pool and the file's
-// bytes (to tell a changed file on reload). A file without a certificate
-// is an error.
-func LoadCertPool(path string) (*x509.CertPool, []byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, nil, fmt.Errorf("%s: no PEM certificate in it", path)
-	}
-	return pool, b, nil
 }
 
 // ParseStatusRange reads "200" or "200-299".

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gtm-project/gtm/zones"
+	"github.com/gtm-project/gtm/internal/certpool"
 )
 
 // apiFlags are the flags of commands that talk to a node's API.
@@ -33,7 +33,7 @@ func (a *apiFlags) client() (*http.Client, error) {
 	if a.caFile == "" {
 		return http.DefaultClient, nil
 	}
-	pool, _, err := zones.LoadCertPool(a.caFile)
+	pool, _, err := certpool.Load(a.caFile)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-file: %w", err)
 	}

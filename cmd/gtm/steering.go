@@ -65,7 +65,7 @@ func newSteering(log zerolog.Logger, cfg *zones.Config, st store.Store, prb *pro
 		return s, nil
 	}
 	sampler, err := dnsserver.NewSampler(dnsserver.SamplerOptions{
-		Sink: st, Node: cfg.Node.ID, Interval: l.SampleInterval.D(), TopK: l.TopK, Every: l.SampleEvery,
+		Sink: resolverSink(st), Node: cfg.Node.ID, Interval: l.SampleInterval.D(), TopK: l.TopK, Every: l.SampleEvery,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
@@ -168,4 +168,15 @@ func explainer(srv *dnsserver.Server, eng *engine) func(api.ExplainRequest) (any
 		}
 		return snap.Explain(&q), nil
 	}
+}
+
+// resolverSink hands the DNS server's resolver samples to the store.
+func resolverSink(st store.Store) dnsserver.ResolverSink {
+	return dnsserver.SinkFunc(func(ctx context.Context, ss []dnsserver.ResolverSample) error {
+		out := make([]store.ResolverSample, len(ss))
+		for i, s := range ss {
+			out[i] = store.ResolverSample(s)
+		}
+		return st.PutResolverSamples(ctx, out)
+	})
 }
