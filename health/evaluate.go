@@ -62,9 +62,9 @@ func Evaluate(in Input) *Status {
 	}
 	refs, base := layout(st, in)
 	probers := collect(st, in, refs, base)
-	markImpaired(probers, refs, in.Now)
+	markImpaired(probers, refs, in.Now, &st.next)
 	for i := range refs {
-		vote(&refs[i], probers, in.Now)
+		vote(&refs[i], probers, in.Now, &st.next)
 	}
 	drained := applyDrains(refs, in.Drains)
 	aggregate(st, drained, in.Now)
@@ -170,12 +170,19 @@ func verdictOf(r *store.ProbeResult) State {
 }
 
 // isFresh reports whether a result taken at at still votes at now. A result
-// from the future (clock skew between nodes) is fresh.
-func isFresh(now, at time.Time, r, fallback time.Duration) bool {
+// from the future (clock skew between nodes) is fresh. A fresh result
+// lowers *next to when it goes stale, when next is not nil.
+func isFresh(now, at time.Time, r, fallback time.Duration, next *time.Time) bool {
 	if r <= 0 {
 		r = fallback
 	}
-	return now.Sub(at) <= StaleIntervals*r
+	if now.Sub(at) > StaleIntervals*r {
+		return false
+	}
+	if stale := at.Add(StaleIntervals*r + time.Nanosecond); next != nil && (next.IsZero() || stale.Before(*next)) {
+		*next = stale
+	}
+	return true
 }
 
 // collect sorts results into endpoints and probers, keeping the newest
@@ -264,7 +271,7 @@ func boolCompare(a, b bool) int {
 }
 
 // vote decides one endpoint's State from its probers' fresh verdicts.
-func vote(ref *endpointRef, probers map[string]*proberAcc, now time.Time) {
+func vote(ref *endpointRef, probers map[string]*proberAcc, now time.Time, next *time.Time) {
 	e := ref.st
 	e.Votes = make([]Vote, 0, len(ref.results))
 	var ups, downs, fresh, impaired int
@@ -275,7 +282,7 @@ func vote(ref *endpointRef, probers map[string]*proberAcc, now time.Time) {
 			Source:   r.Source,
 			Verdict:  verdictOf(r),
 			OK:       r.OK,
-			Fresh:    isFresh(now, r.At, r.Interval, ref.interval),
+			Fresh:    isFresh(now, r.At, r.Interval, ref.interval, next),
 			Impaired: p.Impaired,
 			RTT:      r.RTT,
 			At:       r.At,

@@ -28,11 +28,11 @@ import (
 //     other non-impaired prober with fresh results does not. When every
 //     prober sees the same, the likelier story is a real outage, and a
 //     single prober is believed alone.
-func markImpaired(probers map[string]*proberAcc, refs []endpointRef, now time.Time) {
+func markImpaired(probers map[string]*proberAcc, refs []endpointRef, now time.Time, next *time.Time) {
 	for _, p := range probers {
 		var failed []string
 		for _, r := range p.control {
-			if !isFresh(now, r.At, r.Interval, zones.DefaultInterval) {
+			if !isFresh(now, r.At, r.Interval, zones.DefaultInterval, next) {
 				continue
 			}
 			p.ControlTotal++
@@ -54,7 +54,7 @@ func markImpaired(probers map[string]*proberAcc, refs []endpointRef, now time.Ti
 		}
 		for _, r := range ref.results {
 			p := probers[proberID(r)]
-			if !isFresh(now, r.At, r.Interval, ref.interval) {
+			if !isFresh(now, r.At, r.Interval, ref.interval, next) {
 				p.Stale++
 				continue
 			}

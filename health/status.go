@@ -22,6 +22,20 @@ type Status struct {
 	regions  map[string]RegionStatus
 	zones    map[zoneKey]ZoneStatus
 	probers  []ProberStatus // sorted by ID
+	// next is when the first fresh result goes stale (zero: none is
+	// fresh): until then, the same inputs evaluate to the same Status.
+	next time.Time
+}
+
+// Until is how long the same inputs (results, drains, configuration)
+// keep evaluating to this Status: the first time a fresh result goes
+// stale. Zero means never (no fresh result). A node need not evaluate
+// again before then unless an input changed.
+func (s *Status) Until() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	return s.next
 }
 
 // ServiceStatus is the health of one service.

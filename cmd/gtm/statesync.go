@@ -60,6 +60,8 @@ type syncer struct {
 	latencyWrittenFP [3]int64
 	// snapErr is the last snapshot write's error (nil: written).
 	snapErr error
+	// lastFull is when the last full sync (not an idle tick) succeeded.
+	lastFull time.Time
 
 	// wmu orders writes of the snapshot file; flush* are its group
 	// commit (see flush).
@@ -210,6 +212,13 @@ const (
 	urgentGap  = 20 * time.Millisecond
 )
 
+// fullSyncEvery bounds how long a node stays idle without a full sync:
+// results that expired in the store (a prober gone) stop being listed
+// without a change message. Answers do not depend on it (an expired result
+// was stale, and voted no more, already). At 10,000 services a full sync
+// costs ~0.2 s of CPU, so this stays minutes apart.
+const fullSyncEvery = 5 * time.Minute
+
 // Run syncs on every change message (results at most every resultsGap),
 // on reconnect and every second.
 func (s *syncer) Run(ctx context.Context) error {
@@ -269,10 +278,48 @@ func (s *syncer) Run(ctx context.Context) error {
 		case <-later.C:
 			due = time.Time{}
 		case <-tick.C:
+			if err == nil && !publish && s.idle(ctx) {
+				goto wait
+			}
 		case <-s.eng.configChanged():
 			publish = true
 		}
 	}
+}
+
+// idle says whether a tick may skip the sync: the last one succeeded, no
+// change message came since (the change feed, with its own safety re-read
+// of the version counters, tells of every write), the health it computed
+// holds until a result goes stale, and the store still answers with the
+// configuration version held. It costs one small read, not a read of every
+// result and an evaluation of every endpoint: a node with nothing to do
+// stays idle.
+func (s *syncer) idle(ctx context.Context) bool {
+	s.mu.Lock()
+	full := s.lastFull
+	s.mu.Unlock()
+	if time.Since(full) >= fullSyncEvery {
+		return false // results the store expired leave the status page
+	}
+	if until := s.mon.Current().Until(); !until.IsZero() && !time.Now().Before(until) {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ver, err := s.st.ConfigVersion(cctx)
+	if err != nil {
+		_ = s.fail("config_version", err)
+		return false
+	}
+	s.mu.Lock()
+	same := ver == s.held.ConfigVersion
+	s.lastOK = time.Now()
+	latency := s.latencyFP != s.latencyWrittenFP
+	s.mu.Unlock()
+	if same && latency {
+		s.persist() // new latency measurements, kept for a restart
+	}
+	return same
 }
 
 func (s *syncer) fail(op string, err error) error {
@@ -364,6 +411,7 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 	s.mu.Lock()
 	recovered := !s.up || s.failOpen
 	s.up, s.lastOK, s.failOpen, s.warned = true, time.Now(), false, false
+	s.lastFull = s.lastOK
 	s.held = lastGood{Node: s.node, ConfigVersion: ver, Docs: docs, Drains: drains, Health: healthOf(status)}
 	s.mu.Unlock()
 	s.storeUp.Set(1)
