@@ -71,11 +71,11 @@ type zone struct {
 // non-terminal: it exists (NODATA, not NXDOMAIN) and blocks wildcards
 // beneath it (RFC 4592 §2.2.2).
 type node struct {
-	name    string
-	rrsets  []*rrset
-	cname   *rrset
-	cut     *rrset // NS below the apex: a delegation
-	wild    *node  // the "*" child, if any
+	name   string
+	rrsets []*rrset
+	cname  *rrset
+	cut    *rrset // NS below the apex: a delegation
+	wild   *node  // the "*" child, if any
 	// svc is the index + 1 in Snapshot.services of the service this
 	// name is (0: none).
 	svc int32
