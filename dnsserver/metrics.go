@@ -44,6 +44,11 @@ type Metrics struct {
 	// group (region or priority) and reason; every label comes from the
 	// configuration or routing.Reason, so the series are bounded.
 	serviceAnswers *prometheus.CounterVec
+	// TCP connection limits: open connections, connections ended or
+	// refused by reason (closeReasons), accept errors retried.
+	tcpConns     prometheus.Gauge
+	tcpClosed    map[string]prometheus.Counter
+	acceptErrors prometheus.Counter
 }
 
 // NewMetrics registers the DNS metrics on reg.
@@ -74,8 +79,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "gtm", Subsystem: "dns", Name: "service_answers_total",
 		Help: "Answers of traffic-managed names, by service, chosen group (region or priority) and reason (latency, distance, rule, order, single, priority, failover, weighted, fail_open).",
 	}, []string{"service", "group", "reason"})
+	m.tcpConns = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_connections",
+		Help: "Open DNS TCP connections, all listeners together.",
+	})
+	tcpClosed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_closed_total",
+		Help: "DNS TCP connections closed or refused, by reason (idle, slow, evicted, per_client, cap, client, write, shutdown).",
+	}, []string{"reason"})
+	m.acceptErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_accept_errors_total",
+		Help: "DNS TCP accept errors (EMFILE and the like), each retried after a backoff.",
+	})
+	m.tcpClosed = map[string]prometheus.Counter{}
+	for _, r := range closeReasons {
+		m.tcpClosed[r] = tcpClosed.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers)
+		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers,
+			m.tcpConns, tcpClosed, m.acceptErrors)
 	}
 	for i := range m.qtypeIdx {
 		m.qtypeIdx[i] = uint8(len(metricQtypes))
