@@ -83,15 +83,17 @@ type Server struct {
 	ecsMax6 int
 	sampler *Sampler
 
-	mu      sync.Mutex
-	addrs   []netip.AddrPort
-	ready   chan struct{}
-	udp     []*net.UDPConn
-	tcp     []net.Listener
-	conns   map[net.Conn]struct{} // open TCP connections; guarded by mu
-	connWG  sync.WaitGroup
-	closing atomic.Bool
-	workers sync.Pool
+	mu    sync.Mutex
+	addrs []netip.AddrPort
+	ready chan struct{}
+	udp   []*net.UDPConn
+	tcp   []net.Listener
+	conns map[net.Conn]struct{} // open TCP connections; guarded by mu
+	// limiters are the listeners' connection limiters; guarded by mu.
+	limiters []*tcpLimiter
+	connWG   sync.WaitGroup
+	closing  atomic.Bool
+	workers  sync.Pool
 
 	acceptLog, pressureLog, refuseLog rareLog
 	// wrapListener, set by tests, wraps each TCP listener.

@@ -32,6 +32,9 @@ const (
 // backoff, while UDP goes on answering.
 func (s *Server) serveTCPListener(l net.Listener) error {
 	lim := newTCPLimiter(s)
+	s.mu.Lock()
+	s.limiters = append(s.limiters, lim)
+	s.mu.Unlock()
 	var delay time.Duration
 	var burst int
 	var burstStart time.Time
