@@ -43,6 +43,8 @@ type Server struct {
 	bound   net.Addr
 	up      chan struct{}
 	metrics *connMetrics
+	// wrapListener, set by tests, wraps the listener.
+	wrapListener func(net.Listener) net.Listener
 }
 
 // New returns a Server on addr; it starts nothing until Run.
@@ -94,6 +96,9 @@ func (s *Server) Run(ctx context.Context) error {
 	close(s.up)
 	lim := s.Limits.withDefaults()
 	tr := newConnTracker(lim.MaxConnections, s.metrics)
+	if s.wrapListener != nil {
+		l = s.wrapListener(l)
+	}
 	l = netutil.LimitListener(l, lim.MaxConnections)
 	hs := &http.Server{
 		Handler:           s.Mux,
