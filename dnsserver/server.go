@@ -89,7 +89,8 @@ type Server struct {
 	udp   []*net.UDPConn
 	tcp   []net.Listener
 	conns map[net.Conn]struct{} // open TCP connections; guarded by mu
-	// limiters are the listeners' connection limiters; guarded by mu.
+	// limiters are the connection limiters of tcp, index for index; set
+	// before Ready.
 	limiters []*tcpLimiter
 	connWG   sync.WaitGroup
 	closing  atomic.Bool
@@ -169,11 +170,11 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for _, l := range s.tcp {
+	for i, l := range s.tcp {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.serveTCPListener(l); err != nil {
+			if err := s.serveTCPListener(l, s.limiters[i]); err != nil {
 				errc <- err
 			}
 		}()
@@ -251,6 +252,7 @@ func (s *Server) bind(l, host string) error {
 	}
 	s.tcp = append(s.tcp, tl)
 	s.mu.Lock()
+	s.limiters = append(s.limiters, newTCPLimiter(s))
 	s.addrs = append(s.addrs, bound)
 	s.mu.Unlock()
 	s.log.Info().Str("addr", addr).Int("udp_sockets", len(udp)).Msg("dns listening")

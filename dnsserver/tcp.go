@@ -30,11 +30,7 @@ const (
 // accept error (EMFILE when out of file descriptors, ENOBUFS, ...) is
 // never fatal: it is counted, logged once per burst and retried after a
 // backoff, while UDP goes on answering.
-func (s *Server) serveTCPListener(l net.Listener) error {
-	lim := newTCPLimiter(s)
-	s.mu.Lock()
-	s.limiters = append(s.limiters, lim)
-	s.mu.Unlock()
+func (s *Server) serveTCPListener(l net.Listener, lim *tcpLimiter) error {
 	var delay time.Duration
 	var burst int
 	var burstStart time.Time

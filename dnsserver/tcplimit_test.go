@@ -101,9 +101,7 @@ func (ts *testServer) waitConns(t *testing.T, n, idle int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ts.srv.mu.Lock()
-		lim := ts.srv.limiters[0]
-		ts.srv.mu.Unlock()
+		lim := ts.srv.limiters[0] // set before Ready
 		lim.mu.Lock()
 		gotN, gotIdle := len(lim.conns), 0
 		for _, tc := range lim.conns {
@@ -244,7 +242,7 @@ func TestTCPCapEvictsOldestIdle(t *testing.T) {
 
 // TestTCPPressureIdleTimeout: up to 3/4 of the cap idle connections get
 // the idle timeout (long here); above it every idle connection, those
-// already waiting included, gets the short one.
+// already waiting included, gets the short one; below it again, the long.
 func TestTCPPressureIdleTimeout(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, options{cfg: Config{
@@ -259,7 +257,10 @@ func TestTCPPressureIdleTimeout(t *testing.T) {
 		t.Fatal("an idle connection was closed at 3/4 of the cap, before the idle timeout")
 	}
 	start := time.Now()
-	conns = append(conns, ts.dialFrom(t, "127.0.0.1")) // 7 of 8: pressure
+	// 7 of 8: pressure. The six idle connections, idle for longer than the
+	// short timeout, are closed at once; that ends the pressure, so the
+	// seventh may keep the long timeout, and is not checked.
+	ts.dialFrom(t, "127.0.0.1")
 	for i, c := range conns {
 		if !closedByServer(c, 5*time.Second) {
 			t.Fatalf("idle connection %d still open %s after the cap came under pressure", i, time.Since(start))
@@ -268,8 +269,8 @@ func TestTCPPressureIdleTimeout(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("closing the idle connections took %s with a 200ms pressure timeout", d)
 	}
-	if n := counterValue(t, ts.reg, "gtm_dns_tcp_closed_total", map[string]string{"reason": "idle"}); n != 7 {
-		t.Errorf("closed{reason=idle} = %v, want 7", n)
+	if n := counterValue(t, ts.reg, "gtm_dns_tcp_closed_total", map[string]string{"reason": "idle"}); n < 6 {
+		t.Errorf("closed{reason=idle} = %v, want at least 6", n)
 	}
 	// Back under 3/4: the long timeout again.
 	c := ts.dialFrom(t, "127.0.0.1")
