@@ -20,8 +20,8 @@ import (
 )
 
 // floodConfig is serveConfig without a prober (no traffic off loopback).
-func floodConfig(extra string) string {
-	return strings.Replace(serveConfig, "api: {listen: \"127.0.0.1:0\"}\n", "api: {listen: \"127.0.0.1:0\"}\nprober: {enabled: false}\n"+extra, 1)
+func floodConfig() string {
+	return strings.Replace(serveConfig, "api: {listen: \"127.0.0.1:0\"}\n", "api: {listen: \"127.0.0.1:0\"}\nprober: {enabled: false}\n", 1)
 }
 
 // raiseOwnFileLimit lets the test hold thousands of sockets.
@@ -92,7 +92,7 @@ func metricValue(t *testing.T, p *gtmtest.Proc, series string) float64 {
 func TestServeSurvivesConnectionFloods(t *testing.T) {
 	raiseOwnFileLimit(t, 4000)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"gtm.yaml": floodConfig(""), "example.com.zone": serveZone})
+	writeFiles(t, dir, map[string]string{"gtm.yaml": floodConfig(), "example.com.zone": serveZone})
 	p := gtmtest.StartWithFileLimit(t, 256, filepath.Join(dir, "gtm.yaml"))
 	if l := p.WaitLog(5*time.Second, "open file limit"); l["limit"] != float64(256) {
 		t.Fatalf("open file limit logged as %v, want 256", l)
@@ -193,11 +193,10 @@ func TestServeSurvivesConnectionFloods(t *testing.T) {
 func TestServeClosesSlowClients(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"gtm.yaml":         floodConfig("") + "\n",
 		"example.com.zone": serveZone,
 		"tokens":           "s3cret-token-0123456789abcdef rw\n",
 	})
-	cfg := strings.Replace(floodConfig(""), "api: {listen: \"127.0.0.1:0\"}\n",
+	cfg := strings.Replace(floodConfig(), "api: {listen: \"127.0.0.1:0\"}\n",
 		"api: {listen: \"127.0.0.1:0\", read_timeout: 1s, token_file: tokens}\n", 1)
 	cfg = strings.Replace(cfg, "dns: {listen: [\"127.0.0.1:0\"]}\n", "dns: {listen: [\"127.0.0.1:0\"], tcp: {idle_timeout: 1s}}\n", 1)
 	writeFiles(t, dir, map[string]string{"gtm.yaml": cfg})
