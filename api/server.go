@@ -11,6 +11,10 @@ import (
 	"sync"
 	"time"
 
+	stdlog "log"
+
+	"golang.org/x/net/netutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
@@ -31,15 +35,23 @@ type Server struct {
 	Tokens Tokens
 	// CertFile and KeyFile, when set, serve HTTPS instead of HTTP.
 	CertFile, KeyFile string
+	// Limits (api.max_connections, api.read_timeout, api.write_timeout,
+	// api.idle_timeout); zero values take the defaults below.
+	Limits Limits
 
-	mu    sync.Mutex
-	bound net.Addr
-	up    chan struct{}
+	mu      sync.Mutex
+	bound   net.Addr
+	up      chan struct{}
+	metrics *connMetrics
+	// wrapListener, set by tests, wraps the listener.
+	wrapListener func(net.Listener) net.Listener
 }
 
 // New returns a Server on addr; it starts nothing until Run.
 func New(addr string, g prometheus.Gatherer, ready Readiness, log zerolog.Logger) *Server {
 	s := &Server{Addr: addr, Gatherer: g, Ready: ready, Log: log, Mux: http.NewServeMux(), up: make(chan struct{})}
+	reg, _ := g.(prometheus.Registerer)
+	s.metrics = newConnMetrics(reg)
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: nil}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -82,7 +94,22 @@ func (s *Server) Run(ctx context.Context) error {
 	s.bound = l.Addr()
 	s.mu.Unlock()
 	close(s.up)
-	hs := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 5 * time.Second}
+	lim := s.Limits.withDefaults()
+	tr := newConnTracker(lim.MaxConnections, s.metrics)
+	if s.wrapListener != nil {
+		l = s.wrapListener(l)
+	}
+	l = netutil.LimitListener(l, lim.MaxConnections)
+	hs := &http.Server{
+		Handler:           s.Mux,
+		ReadHeaderTimeout: min(5*time.Second, lim.ReadTimeout),
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ConnState:         tr.hook,
+		ErrorLog:          stdlog.New(&rareWriter{log: s.Log}, "", 0),
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.CertFile != "" {

@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -69,6 +70,10 @@ type options struct {
 	// inputs adds a location database, latency map and rules; its Health
 	// and Version are set from the fields above.
 	inputs routing.Inputs
+	// wrap, when set, wraps the TCP listener (to inject accept errors).
+	wrap func(net.Listener) net.Listener
+	// log, when set, receives the server's JSON log.
+	log io.Writer
 }
 
 // startServer runs a Server on 127.0.0.1:0 answering from the fixture
@@ -86,7 +91,12 @@ func startServer(t testing.TB, o options) *testServer {
 	if cfg.NodeID == "" {
 		cfg.NodeID = "test-node-1"
 	}
-	srv := New(cfg, h, zerolog.Nop(), reg)
+	log := zerolog.Nop()
+	if o.log != nil {
+		log = zerolog.New(o.log)
+	}
+	srv := New(cfg, h, log, reg)
+	srv.wrapListener = o.wrap
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

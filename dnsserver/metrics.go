@@ -48,6 +48,11 @@ type Metrics struct {
 	rrlActions   [nRRLActions]prometheus.Counter
 	rrlEvictions prometheus.Counter
 	cookies      [nCookieResults]prometheus.Counter
+	// TCP connection limits: open connections, connections ended or
+	// refused by reason (closeReasons), accept errors retried.
+	tcpConns     prometheus.Gauge
+	tcpClosed    map[string]prometheus.Counter
+	acceptErrors prometheus.Counter
 }
 
 // NewMetrics registers the DNS metrics on reg.
@@ -78,6 +83,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "gtm", Subsystem: "dns", Name: "service_answers_total",
 		Help: "Answers of traffic-managed names, by service, chosen group (region or priority) and reason (latency, distance, rule, order, single, priority, failover, weighted, fail_open).",
 	}, []string{"service", "group", "reason"})
+	m.tcpConns = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_connections",
+		Help: "Open DNS TCP connections, all listeners together.",
+	})
+	tcpClosed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_closed_total",
+		Help: "DNS TCP connections closed or refused, by reason (idle, slow, evicted, per_client, cap, client, write, shutdown).",
+	}, []string{"reason"})
+	m.acceptErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gtm", Subsystem: "dns", Name: "tcp_accept_errors_total",
+		Help: "DNS TCP accept errors (EMFILE and the like), each retried after a backoff.",
+	})
+	m.tcpClosed = map[string]prometheus.Counter{}
+	for _, r := range closeReasons {
+		m.tcpClosed[r] = tcpClosed.WithLabelValues(r)
+	}
 	rrlActions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gtm", Subsystem: "dns", Name: "rrl_actions_total",
 		Help: "UDP responses over the response rate limit (dns.rrl), by action: slip (sent truncated), drop, or log_only (dns.rrl.log_only: answered, would have been limited).",
@@ -90,14 +111,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "gtm", Subsystem: "dns", Name: "cookies_total",
 		Help: "Queries with a DNS cookie, by result: client_only, valid (a server cookie of ours), invalid (a server cookie not ours, expired, or of a retired secret: answered with a fresh one) or malformed (FORMERR).",
 	}, []string{"result"})
-	if reg != nil {
-		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers, rrlActions, m.rrlEvictions, cookies)
-	}
 	for a := rrlSlip; a < nRRLActions; a++ {
 		m.rrlActions[a] = rrlActions.WithLabelValues(rrlActionNames[a])
 	}
 	for r := range nCookieResults {
 		m.cookies[r] = cookies.WithLabelValues(cookieResultNames[r])
+	}
+	if reg != nil {
+		reg.MustRegister(queries, duration, m.truncated, m.dropped, m.panics, m.serviceAnswers,
+			rrlActions, m.rrlEvictions, cookies, m.tcpConns, tcpClosed, m.acceptErrors)
 	}
 	for i := range m.qtypeIdx {
 		m.qtypeIdx[i] = uint8(len(metricQtypes))

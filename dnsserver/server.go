@@ -46,6 +46,17 @@ type Config struct {
 	// TCPIdleTimeout closes idle TCP connections. Default 10s (RFC 7766
 	// suggests seconds, not minutes, for a busy server).
 	TCPIdleTimeout time.Duration
+	// TCPMaxConns caps the open TCP connections per listener
+	// (dns.tcp.max_connections). A connection past it closes the
+	// oldest idle one, or is refused if none is idle. Default 1000.
+	TCPMaxConns int
+	// TCPMaxPerClient caps the TCP connections per client /24 (IPv4) or
+	// /56 (IPv6) per listener (dns.tcp.max_per_client), the same way.
+	// Default 10.
+	TCPMaxPerClient int
+	// TCPPressureIdleTimeout replaces TCPIdleTimeout while a listener
+	// holds more than 3/4 of TCPMaxConns. Default 1s.
+	TCPPressureIdleTimeout time.Duration
 	// ECSMaxPrefixV4 and ECSMaxPrefixV6 are the longest EDNS Client Subnet
 	// source prefixes used to route (dns.ecs.max_prefix_v4/v6); longer
 	// ones are cut to them. Defaults 24 and 56 (RFC 7871 §11.1).
@@ -80,15 +91,22 @@ type Server struct {
 	cookies *CookieSecrets
 	rrl     *rrl
 
-	mu      sync.Mutex
-	addrs   []netip.AddrPort
-	ready   chan struct{}
-	udp     []*net.UDPConn
-	tcp     []net.Listener
-	conns   map[net.Conn]struct{} // open TCP connections; guarded by mu
-	connWG  sync.WaitGroup
-	closing atomic.Bool
-	workers sync.Pool
+	mu    sync.Mutex
+	addrs []netip.AddrPort
+	ready chan struct{}
+	udp   []*net.UDPConn
+	tcp   []net.Listener
+	conns map[net.Conn]struct{} // open TCP connections; guarded by mu
+	// limiters are the connection limiters of tcp, index for index; set
+	// before Ready.
+	limiters []*tcpLimiter
+	connWG   sync.WaitGroup
+	closing  atomic.Bool
+	workers  sync.Pool
+
+	acceptLog, pressureLog, refuseLog rareLog
+	// wrapListener, set by tests, wraps each TCP listener.
+	wrapListener func(net.Listener) net.Listener
 }
 
 // New returns a Server; it starts nothing until Run.
@@ -101,6 +119,15 @@ func New(cfg Config, src Source, log zerolog.Logger, reg prometheus.Registerer) 
 	}
 	if cfg.TCPIdleTimeout == 0 {
 		cfg.TCPIdleTimeout = 10 * time.Second
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = 1000
+	}
+	if cfg.TCPMaxPerClient <= 0 {
+		cfg.TCPMaxPerClient = 10
+	}
+	if cfg.TCPPressureIdleTimeout <= 0 {
+		cfg.TCPPressureIdleTimeout = time.Second
 	}
 	if cfg.ECSMaxPrefixV4 <= 0 {
 		cfg.ECSMaxPrefixV4 = 24
@@ -157,11 +184,11 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	for _, l := range s.tcp {
+	for i, l := range s.tcp {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.serveTCPListener(l); err != nil {
+			if err := s.serveTCPListener(l, s.limiters[i]); err != nil {
 				errc <- err
 			}
 		}()
@@ -234,8 +261,12 @@ func (s *Server) bind(l, host string) error {
 		return fmt.Errorf("dns listen tcp %s: %w", addr, err)
 	}
 	s.udp = append(s.udp, udp...)
+	if s.wrapListener != nil {
+		tl = s.wrapListener(tl)
+	}
 	s.tcp = append(s.tcp, tl)
 	s.mu.Lock()
+	s.limiters = append(s.limiters, newTCPLimiter(s))
 	s.addrs = append(s.addrs, bound)
 	s.mu.Unlock()
 	s.log.Info().Str("addr", addr).Int("udp_sockets", len(udp)).Msg("dns listening")

@@ -64,6 +64,24 @@ type DNS struct {
 	RRL RRL `yaml:"rrl"`
 	// Cookies configures DNS cookies (RFC 7873, RFC 9018).
 	Cookies Cookies `yaml:"cookies"`
+	// TCP bounds DNS over TCP connections.
+	TCP DNSTCP `yaml:"tcp"`
+}
+
+// DNSTCP bounds DNS over TCP (RFC 7766) connections, per listen address.
+type DNSTCP struct {
+	// MaxConnections is the most open connections. Past it the oldest
+	// idle connection is closed to make room; with none idle the new one
+	// is refused. Default 1000 (lowered at start to fit the open-file
+	// limit).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPerClient is the most connections from one /24 (IPv4) or /56
+	// (IPv6), enforced the same way. Default 10.
+	MaxPerClient int `yaml:"max_per_client"`
+	// IdleTimeout closes a connection with no query for this long, and
+	// bounds how long one query may take to arrive once it started.
+	// Default 10s (RFC 7766 §6.2.3); 1s above 3/4 of max_connections.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // RRL configures response rate limiting (the Knot/BIND model, UDP only):
@@ -128,6 +146,17 @@ type API struct {
 	// TLSCertFile and TLSKeyFile serve the API over HTTPS.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// MaxConnections is the most open HTTP connections; past it accept
+	// waits, and the oldest idle keep-alive connection is closed to make
+	// room. Default 256 (lowered at start to fit the open-file limit).
+	MaxConnections int `yaml:"max_connections"`
+	// ReadTimeout bounds reading one request, body included. Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds handling and writing one response. Default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection with no request for this
+	// long. Default 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // State configures where shared state lives.

@@ -34,6 +34,14 @@ const (
 	DefaultRRLV6Prefix   = 56
 	DefaultRRLTableSize  = 65536
 	DefaultCookieRotate  = 24 * time.Hour
+
+	DefaultDNSTCPMaxConnections = 1000
+	DefaultDNSTCPMaxPerClient   = 10
+	DefaultDNSTCPIdleTimeout    = 10 * time.Second // RFC 7766 §6.2.3
+	DefaultAPIMaxConnections    = 256
+	DefaultAPIReadTimeout       = 30 * time.Second // a 16 MiB edit over a slow link
+	DefaultAPIWriteTimeout      = 60 * time.Second
+	DefaultAPIIdleTimeout       = 60 * time.Second
 )
 
 // ApplyDefaults fills every unset key with its documented default.
@@ -84,8 +92,29 @@ func (c *Config) ApplyDefaults() {
 	if c.DNS.Cookies.Rotate == 0 {
 		c.DNS.Cookies.Rotate = Duration(DefaultCookieRotate)
 	}
+	if c.DNS.TCP.MaxConnections == 0 {
+		c.DNS.TCP.MaxConnections = DefaultDNSTCPMaxConnections
+	}
+	if c.DNS.TCP.MaxPerClient == 0 {
+		c.DNS.TCP.MaxPerClient = DefaultDNSTCPMaxPerClient
+	}
+	if c.DNS.TCP.IdleTimeout == 0 {
+		c.DNS.TCP.IdleTimeout = Duration(DefaultDNSTCPIdleTimeout)
+	}
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultAPIListen
+	}
+	if c.API.MaxConnections == 0 {
+		c.API.MaxConnections = DefaultAPIMaxConnections
+	}
+	if c.API.ReadTimeout == 0 {
+		c.API.ReadTimeout = Duration(DefaultAPIReadTimeout)
+	}
+	if c.API.WriteTimeout == 0 {
+		c.API.WriteTimeout = Duration(DefaultAPIWriteTimeout)
+	}
+	if c.API.IdleTimeout == 0 {
+		c.API.IdleTimeout = Duration(DefaultAPIIdleTimeout)
 	}
 	if c.State.Backend == "" {
 		c.State.Backend = DefaultStateBackend

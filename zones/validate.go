@@ -99,11 +99,30 @@ func (c *Config) Validate() ErrorList {
 			add("dns.cookies.rotate", "%s is below the 1h minimum (a cookie lives an hour)", ck.Rotate)
 		}
 	}
+	if v := c.DNS.TCP.MaxConnections; v < 1 || v > 1000000 {
+		add("dns.tcp.max_connections", "%d is outside 1..1000000", v)
+	} else if v := c.DNS.TCP.MaxPerClient; v < 1 || v > c.DNS.TCP.MaxConnections {
+		add("dns.tcp.max_per_client", "%d is outside 1..max_connections (%d)", v, c.DNS.TCP.MaxConnections)
+	}
+	if v := c.DNS.TCP.IdleTimeout.D(); v < time.Second || v > 10*time.Minute {
+		add("dns.tcp.idle_timeout", "%s is outside 1s..10m", c.DNS.TCP.IdleTimeout)
+	}
 	if err := checkHostPort(c.API.Listen); err != nil {
 		add("api.listen", "%v", err)
 	}
 	if (c.API.TLSCertFile == "") != (c.API.TLSKeyFile == "") {
 		add("api.tls_cert_file", "HTTPS needs both tls_cert_file and tls_key_file")
+	}
+	if v := c.API.MaxConnections; v < 1 || v > 100000 {
+		add("api.max_connections", "%d is outside 1..100000", v)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"api.read_timeout", c.API.ReadTimeout}, {"api.write_timeout", c.API.WriteTimeout}, {"api.idle_timeout", c.API.IdleTimeout}} {
+		if d.v.D() < time.Second || d.v.D() > time.Hour {
+			add(d.key, "%s is outside 1s..1h", d.v)
+		}
 	}
 	switch c.State.Backend {
 	case "memory":

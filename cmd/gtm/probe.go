@@ -25,7 +25,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, set, reg, err := start(stderr, *cfgPath, *format, *level)
+	log, set, reg, nofile, err := start(stderr, *cfgPath, *format, *level)
 	if err != nil {
 		return err
 	}
@@ -47,6 +47,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return exitError{1}
 	}
 	web := api.New(cfg.API.Listen, reg, nil, log.With().Str("component", "api").Logger())
+	web.Limits = apiLimits(cfg, fitConnCaps(log, nofile, 0, connCaps{api: cfg.API.MaxConnections}).api)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return prb.Run(gctx) })

@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, set, reg, err := start(stderr, *cfgPath, *format, *level)
+	log, set, reg, nofile, err := start(stderr, *cfgPath, *format, *level)
 	if err != nil {
 		return err
 	}
@@ -110,17 +110,23 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Error().Err(err).Msg("dns cookies")
 		return exitError{1}
 	}
+	caps := fitConnCaps(log, nofile, len(cfg.DNS.Listen), connCaps{
+		dnsPerListener: cfg.DNS.TCP.MaxConnections, dnsPerClient: cfg.DNS.TCP.MaxPerClient, api: cfg.API.MaxConnections,
+	})
 	dnsCfg := dnsserver.Config{
-		Listen:         cfg.DNS.Listen,
-		UDPSize:        cfg.DNS.UDPSize,
-		Workers:        cfg.DNS.Workers,
-		NodeID:         cfg.Node.ID,
-		NSID:           cfg.DNS.NSID,
-		Version:        cfg.DNS.Version,
-		ECSMaxPrefixV4: cfg.DNS.ECS.MaxPrefixV4,
-		ECSMaxPrefixV6: cfg.DNS.ECS.MaxPrefixV6,
-		Sampler:        steer.sampler,
-		RRL:            rrlConfig(cfg.DNS.RRL),
+		Listen:          cfg.DNS.Listen,
+		UDPSize:         cfg.DNS.UDPSize,
+		Workers:         cfg.DNS.Workers,
+		NodeID:          cfg.Node.ID,
+		NSID:            cfg.DNS.NSID,
+		Version:         cfg.DNS.Version,
+		TCPIdleTimeout:  cfg.DNS.TCP.IdleTimeout.D(),
+		TCPMaxConns:     caps.dnsPerListener,
+		TCPMaxPerClient: caps.dnsPerClient,
+		ECSMaxPrefixV4:  cfg.DNS.ECS.MaxPrefixV4,
+		ECSMaxPrefixV6:  cfg.DNS.ECS.MaxPrefixV6,
+		Sampler:         steer.sampler,
+		RRL:             rrlConfig(cfg.DNS.RRL),
 	}
 	if cookies != nil {
 		dnsCfg.Cookies = cookies.secrets
@@ -138,6 +144,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return true, d
 	}, log.With().Str("component", "api").Logger())
 	web.Tokens = tokens
+	web.Limits = apiLimits(cfg, caps.api)
 	if cfg.API.TLSCertFile != "" {
 		web.CertFile, web.KeyFile = cfg.Resolve(cfg.API.TLSCertFile), cfg.Resolve(cfg.API.TLSKeyFile)
 	}
@@ -217,17 +224,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 }
 
 // start is what serve and probe do first: a logger, the configuration
-// (its errors logged, exit 1) and a metrics registry with the runtime's
-// collectors and gtm_build_info.
-func start(stderr io.Writer, cfgPath, format, level string) (zerolog.Logger, *zones.Set, *prometheus.Registry, error) {
+// (its errors logged, exit 1), a metrics registry with the runtime's
+// collectors and gtm_build_info, and the open file limit raised to the
+// hard limit (returned; 0 if unknown).
+func start(stderr io.Writer, cfgPath, format, level string) (zerolog.Logger, *zones.Set, *prometheus.Registry, uint64, error) {
 	log, err := newLogger(stderr, format, level)
 	if err != nil {
-		return log, nil, nil, err
+		return log, nil, nil, 0, err
 	}
 	set, err := zones.Load(cfgPath)
 	if err != nil {
 		logConfigErrors(log, err)
-		return log, nil, nil, exitError{1}
+		return log, nil, nil, 0, exitError{1}
 	}
 	cfg := set.Config
 	log = log.With().Str("node", cfg.Node.ID).Str("region", cfg.Node.Region).Logger()
@@ -239,7 +247,18 @@ func start(stderr io.Writer, cfgPath, format, level string) (zerolog.Logger, *zo
 	})
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
-	return log, set, reg, nil
+	return log, set, reg, raiseFileLimit(log), nil
+}
+
+// apiLimits are the HTTP server's bounds from api: in the config, with
+// the connection cap as fitted to the open file limit.
+func apiLimits(cfg *zones.Config, maxConns int) api.Limits {
+	return api.Limits{
+		MaxConnections: maxConns,
+		ReadTimeout:    cfg.API.ReadTimeout.D(),
+		WriteTimeout:   cfg.API.WriteTimeout.D(),
+		IdleTimeout:    cfg.API.IdleTimeout.D(),
+	}
 }
 
 // reloadOnHUP re-reads config and zones on SIGHUP. A bad file is refused

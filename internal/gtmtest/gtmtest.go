@@ -90,7 +90,21 @@ type Proc struct {
 func Start(t testing.TB, cfg string, extra ...string) *Proc {
 	t.Helper()
 	args := append([]string{"serve", "--config", cfg, "--log-level", "debug"}, extra...)
-	p := &Proc{t: t, cmd: exec.Command(Binary(t), args...), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	return start(t, exec.Command(Binary(t), args...))
+}
+
+// StartWithFileLimit is Start with the process's open file limit, soft
+// and hard, set to n (sh's ulimit -n), so gtm cannot raise it.
+func StartWithFileLimit(t testing.TB, n int, cfg string, extra ...string) *Proc {
+	t.Helper()
+	args := append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, n), Binary(t),
+		"serve", "--config", cfg, "--log-level", "debug"}, extra...)
+	return start(t, exec.Command("sh", args...))
+}
+
+func start(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{t: t, cmd: cmd, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +208,16 @@ func (p *Proc) Stop() error {
 		<-p.done
 	}
 	return p.err
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Kill ends the process at once (SIGKILL), as a crash would.
