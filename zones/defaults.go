@@ -28,6 +28,13 @@ const (
 	DefaultStateBackend  = "memory"
 	DefaultICMPMode      = "auto"
 	DefaultServiceAnswer = 1
+	// DefaultZoneMaxRecords is limits.zone_max_records: a million records
+	// is about 200 MB parsed, far above any zone served here.
+	DefaultZoneMaxRecords = 1000000
+	// DefaultGenerateMaxRange is limits.generate_max_range.
+	DefaultGenerateMaxRange = 65536
+	// DefaultMaxConcurrentEdits is api.max_concurrent_edits.
+	DefaultMaxConcurrentEdits = 4
 )
 
 // ApplyDefaults fills every unset key with its documented default.
@@ -59,6 +66,10 @@ func (c *Config) ApplyDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultAPIListen
 	}
+	if c.API.MaxConcurrentEdits == 0 {
+		c.API.MaxConcurrentEdits = DefaultMaxConcurrentEdits
+	}
+	c.Limits = c.Limits.withDefaults()
 	if c.State.Backend == "" {
 		c.State.Backend = DefaultStateBackend
 	}
@@ -164,4 +175,16 @@ func (ch *Check) applyDefaults() {
 	if ch.Fall == 0 {
 		ch.Fall = DefaultFall
 	}
+}
+
+// withDefaults fills unset limits; a Config built without ApplyDefaults
+// (tests, API overlays of such a base) still gets bounded parsing.
+func (l Limits) withDefaults() Limits {
+	if l.ZoneMaxRecords == 0 {
+		l.ZoneMaxRecords = DefaultZoneMaxRecords
+	}
+	if l.GenerateMaxRange == 0 {
+		l.GenerateMaxRange = DefaultGenerateMaxRange
+	}
+	return l
 }

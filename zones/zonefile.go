@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -46,16 +47,27 @@ func LoadZone(origin, file string) (*Zone, ErrorList) {
 // operator (a file on disk), never from a network client: miekg/dns quotes
 // the offending text of an included file in its errors.
 func ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
-	return parseZone(origin, file, r, true)
+	return Limits{}.ParseZone(origin, file, r)
 }
 
 // ParseZoneText reads a master file received from the API: $INCLUDE is
 // refused, so a client cannot make the server read its files.
 func ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
-	return parseZone(origin, name, bytes.NewReader(text), false)
+	return Limits{}.ParseZoneText(origin, name, text)
 }
 
-func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, ErrorList) {
+// ParseZone is ParseZone within l (unset limits take their defaults).
+func (l Limits) ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
+	return parseZone(origin, file, r, true, l.withDefaults())
+}
+
+// ParseZoneText is ParseZoneText within l (unset limits take their
+// defaults).
+func (l Limits) ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
+	return parseZone(origin, name, bytes.NewReader(text), false, l.withDefaults())
+}
+
+func parseZone(origin, file string, r io.Reader, allowInclude bool, lim Limits) (*Zone, ErrorList) {
 	origin = canonical(origin)
 	// The whole text is kept so each record can be placed on the line it
 	// starts on (see posTracker); zone files are small beside memory.
@@ -63,11 +75,23 @@ func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, Erro
 	if err != nil {
 		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", origin, err)}}
 	}
+	// $GENERATE ranges are checked before miekg/dns expands any of them,
+	// so a small text naming millions of records is refused at once.
+	if e, ok := checkGenerate(file, origin, text, lim); !ok {
+		return nil, ErrorList{e}
+	}
 	z := &Zone{Origin: origin, File: file}
 	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
 	zp.SetIncludeAllowed(allowInclude)
 	pt := &posTracker{file: file, main: text}
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if len(z.Records) >= lim.ZoneMaxRecords {
+			// Stop at the first record over the cap: parsing on would
+			// build what the limit is there to prevent.
+			p := pt.pos(zp)
+			return nil, ErrorList{{File: p.File, Line: p.Line, Msg: fmt.Sprintf(
+				"zone %s has more than %d records (limits.zone_max_records)", origin, lim.ZoneMaxRecords)}}
+		}
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
 		z.Records = append(z.Records, rr)
 		z.Pos = append(z.Pos, pt.pos(zp))
@@ -197,4 +221,67 @@ func (z *Zone) validate() ErrorList {
 		errs = append(errs, Error{File: z.File, Line: 1, Msg: fmt.Sprintf("zone %s has no NS record at its apex", z.Origin)})
 	}
 	return errs
+}
+
+// checkGenerate pre-scans text for $GENERATE lines and refuses, at its
+// line, one whose range (start-stop[/step]) holds more than
+// lim.GenerateMaxRange records, or one that takes the ranges' total over
+// lim.ZoneMaxRecords. Malformed ranges are left to miekg/dns to report.
+// $GENERATE in an $INCLUDEd file is not seen here; the record cap still
+// stops it.
+func checkGenerate(file, origin string, text []byte, lim Limits) (Error, bool) {
+	total := 0
+	for line, rest := 1, text; len(rest) > 0; line++ {
+		l := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		l = bytes.TrimLeft(l, " \t")
+		const dir = "$GENERATE"
+		if len(l) <= len(dir) || !bytes.EqualFold(l[:len(dir)], []byte(dir)) || (l[len(dir)] != ' ' && l[len(dir)] != '\t') {
+			continue
+		}
+		f := bytes.Fields(l[len(dir):])
+		if len(f) == 0 {
+			continue
+		}
+		n, ok := generateCount(string(f[0]))
+		if !ok {
+			continue
+		}
+		if n > int64(lim.GenerateMaxRange) {
+			return Error{File: file, Line: line, Msg: fmt.Sprintf("$GENERATE %s makes %d records, above limits.generate_max_range (%d)",
+				f[0], n, lim.GenerateMaxRange)}, false
+		}
+		if total += int(n); total > lim.ZoneMaxRecords {
+			return Error{File: file, Line: line, Msg: fmt.Sprintf("zone %s: $GENERATE takes it above %d records (limits.zone_max_records)",
+				origin, lim.ZoneMaxRecords)}, false
+		}
+	}
+	return Error{}, true
+}
+
+// generateCount is how many records a $GENERATE range start-stop[/step]
+// makes, as miekg/dns reads it.
+func generateCount(r string) (int64, bool) {
+	step := int64(1)
+	if i := strings.IndexByte(r, '/'); i >= 0 {
+		s, err := strconv.ParseInt(r[i+1:], 10, 64)
+		if err != nil || s <= 0 {
+			return 0, false
+		}
+		step, r = s, r[:i]
+	}
+	a, b, ok := strings.Cut(r, "-")
+	if !ok {
+		return 0, false
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, false
+	}
+	return (end-start)/step + 1, true
 }

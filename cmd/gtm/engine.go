@@ -21,9 +21,12 @@ type engine struct {
 	mu sync.Mutex
 	// base is the configuration from files; edits come from the store
 	// (API edits); set is their overlay, the configuration in force.
-	base   *zones.Set
-	edits  []zones.Edit
-	set    *zones.Set
+	base  *zones.Set
+	edits []zones.Edit
+	set   *zones.Set
+	// cache holds the edits parsed, for the overlays here and the API's
+	// validation (editor), so each parses only documents that changed.
+	cache  zones.ParseCache
 	health routing.Health
 	ver    uint64
 	// geo locates clients (nil: no database); lat is the measured latency
@@ -71,7 +74,7 @@ func (e *engine) setConfig(base *zones.Set) {
 	e.base = base
 	e.set = base
 	if len(e.edits) > 0 {
-		if set, err := zones.Overlay(base, e.edits); err != nil {
+		if set, err := zones.OverlayCached(base, e.edits, &e.cache); err != nil {
 			e.log.Error().Err(err).Msg("API edits do not fit the reloaded files; serving the files alone until they are fixed")
 		} else {
 			e.set = set
@@ -86,7 +89,7 @@ func (e *engine) setConfig(base *zones.Set) {
 // that does not validate is refused and the current configuration kept.
 func (e *engine) setEdits(edits []zones.Edit) error {
 	e.mu.Lock()
-	set, err := zones.Overlay(e.base, edits)
+	set, err := zones.OverlayCached(e.base, edits, &e.cache)
 	if err != nil {
 		e.mu.Unlock()
 		return err
