@@ -18,6 +18,7 @@ import (
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -54,8 +55,14 @@ type EditOptions struct {
 	ReadAuth bool
 	// Now is the clock for the date-based SOA serial. Default time.Now.
 	Now func() time.Time
-	// Timeout bounds each request's store calls and validation. Default 10 s.
+	// Timeout bounds each request's store calls and validation, and the
+	// wait for an edit slot. Default 10 s.
 	Timeout time.Duration
+	// MaxConcurrent bounds the edits (PUT, DELETE, rollback, dry runs)
+	// whose bodies are read, parsed and validated at once; the others wait
+	// for a slot until their deadline (Timeout), then get 503 with
+	// Retry-After. Default 4 (api.max_concurrent_edits).
+	MaxConcurrent int
 }
 
 // Limits of the edit endpoints.
@@ -88,15 +95,19 @@ func (s *Server) HandleEdits(docs DocStore, ed Editor, opt EditOptions) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Second
 	}
-	h := &edits{s: s, docs: docs, ed: ed, opt: opt}
+	if opt.MaxConcurrent <= 0 {
+		opt.MaxConcurrent = zones.DefaultMaxConcurrentEdits
+	}
+	h := &edits{s: s, docs: docs, ed: ed, opt: opt, slots: make(chan struct{}, opt.MaxConcurrent),
+		busyLog: newBurstLog(s.Log, 10*time.Second), limitLog: newBurstLog(s.Log, 10*time.Second)}
 	for _, k := range []*editKind{zoneKind, serviceKind} {
 		base := "/api/v1/" + k.plural
 		s.Mux.HandleFunc("GET "+base, h.read(h.list(k)))
 		s.Mux.HandleFunc("GET "+base+"/{name}", h.read(h.get(k)))
 		s.Mux.HandleFunc("GET "+base+"/{name}/history", h.read(h.history(k)))
-		s.Mux.HandleFunc("PUT "+base+"/{name}", s.requireWrite(h.put(k)))
-		s.Mux.HandleFunc("DELETE "+base+"/{name}", s.requireWrite(h.del(k)))
-		s.Mux.HandleFunc("POST "+base+"/{name}/rollback", s.requireWrite(h.rollback(k)))
+		s.Mux.HandleFunc("PUT "+base+"/{name}", s.requireWrite(h.slot(h.put(k))))
+		s.Mux.HandleFunc("DELETE "+base+"/{name}", s.requireWrite(h.slot(h.del(k))))
+		s.Mux.HandleFunc("POST "+base+"/{name}/rollback", s.requireWrite(h.slot(h.rollback(k))))
 	}
 }
 
@@ -105,6 +116,51 @@ type edits struct {
 	docs DocStore
 	ed   Editor
 	opt  EditOptions
+	// slots holds one token per edit in progress.
+	slots             chan struct{}
+	busyLog, limitLog *burstLog
+}
+
+// slot runs an edit once one of opt.MaxConcurrent slots is free, before
+// its body is even read: a thousand concurrent PUTs hold a thousand small
+// goroutines, not a thousand bodies and parses. An edit that finds no
+// slot before its deadline (opt.Timeout from arrival) is answered 503
+// with Retry-After. Reading the body is bounded by the same deadline, so
+// a client trickling it cannot keep a slot.
+func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
+	m := h.s.metrics
+	return func(w http.ResponseWriter, r *http.Request, who string) {
+		ctx, cancel := context.WithTimeout(r.Context(), h.opt.Timeout)
+		defer cancel()
+		select {
+		case h.slots <- struct{}{}:
+		default:
+			m.editsWaiting.Inc()
+			select {
+			case h.slots <- struct{}{}:
+				m.editsWaiting.Dec()
+			case <-ctx.Done():
+				m.editsWaiting.Dec()
+				m.editsRejected.Inc()
+				h.busyLog.note(func(e *zerolog.Event) *zerolog.Event {
+					return e.Int("max_concurrent_edits", cap(h.slots))
+				}, "edits refused: no edit slot freed up before their deadline")
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+					"too many edits in progress (api.max_concurrent_edits: %d): retry later", cap(h.slots)))
+				return
+			}
+		}
+		m.editsRunning.Inc()
+		defer func() {
+			m.editsRunning.Dec()
+			<-h.slots
+		}()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = http.NewResponseController(w).SetReadDeadline(dl)
+		}
+		f(w, r.WithContext(ctx), who)
+	}
 }
 
 // editKind holds what differs between zones and services.
@@ -294,10 +350,7 @@ func (h *edits) read(f http.HandlerFunc) http.HandlerFunc {
 		return f
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if _, ok := h.s.Tokens.match(tok); !found || tok == "" || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gtm"`)
-			writeError(w, http.StatusUnauthorized, "a bearer token is required to read configuration")
+		if _, ok := h.s.authenticate(w, r, "a bearer token is required to read configuration"); !ok {
 			return
 		}
 		f(w, r)
@@ -660,6 +713,7 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 		if err != nil {
 			var list zones.ErrorList
 			if errors.As(err, &list) {
+				h.countLimits(list, c)
 				writeProblems(w, list, zones.EditName(edit), c.pathOf)
 			} else {
 				writeError(w, http.StatusServiceUnavailable, "validating: "+err.Error())
@@ -717,6 +771,20 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 	}
 }
 
+// countLimits counts (and logs, once per burst) an edit refused for a
+// zone limit: an operator should see someone sending zone bombs.
+func (h *edits) countLimits(list zones.ErrorList, c change) {
+	for _, e := range list {
+		if e.IsLimit() {
+			h.s.metrics.editsLimited.Inc()
+			h.limitLog.note(func(ev *zerolog.Event) *zerolog.Event {
+				return ev.Str("kind", c.k.kind).Str("name", c.name).Str("by", c.who).Int("line", e.Line).Str("limit", e.Msg)
+			}, "edit refused: over a zone limit")
+			return
+		}
+	}
+}
+
 // conflict answers 409 with the current version (0: unknown, re-read it).
 func (h *edits) conflict(w http.ResponseWriter, c change, current uint64) {
 	msg := fmt.Sprintf("%s %s changed since it was read (If-Match): fetch it again, re-apply the change and retry", c.k.kind, c.name)
@@ -770,7 +838,11 @@ func writeProblems(w http.ResponseWriter, list zones.ErrorList, editFile string,
 // date convention, without ever going backwards. It returns the text, the
 // serial it holds, and the serial sent when it was replaced (else 0).
 func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32, uint32) {
-	z, errs := zones.ParseZoneText(origin, "new", text)
+	var lim zones.Limits
+	if set := h.ed.Effective(); set != nil {
+		lim = set.Config.Limits
+	}
+	z, errs := lim.ParseZoneText(origin, "new", text)
 	if len(errs) > 0 || z == nil || z.SOA == nil {
 		return text, 0, 0 // validation reports it
 	}
@@ -778,7 +850,7 @@ func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32
 	if len(current) == 0 {
 		return text, sent, 0
 	}
-	cur, errs := zones.ParseZoneText(origin, "current", current)
+	cur, errs := lim.ParseZoneText(origin, "current", current)
 	if len(errs) > 0 || cur == nil || cur.SOA == nil || serialGreater(sent, cur.SOA.Serial) {
 		return text, sent, 0
 	}
@@ -977,12 +1049,24 @@ func nearest(cfg *zones.Config, region string) []string {
 // more than 16 MB on a diff.
 const maxDiffCells = 4 << 20
 
+// maxDiffText is the largest text (either side) a diff is computed for:
+// a diff holds a copy of both texts and a few words per line, several
+// times the body of an edit that is itself up to 16 MiB.
+const maxDiffText = 4 << 20
+
 // diffContext is the number of unchanged lines around each change.
 const diffContext = 3
 
 // unifiedDiff is a line-based unified diff (diff -u) from a to b, empty
 // when they are equal.
 func unifiedDiff(aName, bName string, a, b []byte) string {
+	if len(a) > maxDiffText || len(b) > maxDiffText {
+		if bytes.Equal(a, b) {
+			return ""
+		}
+		return fmt.Sprintf("--- %s\n+++ %s\ndiff omitted: too large (%d bytes before, %d after; diffs are computed up to %d)\n",
+			aName, bName, len(a), len(b), maxDiffText)
+	}
 	ops := diffLines(splitLines(a), splitLines(b))
 	var changes []int
 	for i, op := range ops {

@@ -223,6 +223,12 @@ func (z *Zone) validate() ErrorList {
 	return errs
 }
 
+// IsLimit says e refuses a zone for going over limits.zone_max_records
+// or limits.generate_max_range.
+func (e Error) IsLimit() bool {
+	return strings.Contains(e.Msg, "limits.zone_max_records") || strings.Contains(e.Msg, "limits.generate_max_range")
+}
+
 // checkGenerate pre-scans text for $GENERATE lines and refuses, at its
 // line, one whose range (start-stop[/step]) holds more than
 // lim.GenerateMaxRange records, or one that takes the ranges' total over

@@ -124,8 +124,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if cfg.API.TLSCertFile != "" {
 		web.CertFile, web.KeyFile = cfg.Resolve(cfg.API.TLSCertFile), cfg.Resolve(cfg.API.TLSKeyFile)
 	}
-	web.HandleDrains(st)
-	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth})
+	web.HandleDrains(st, eng.config)
+	web.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth, MaxConcurrent: cfg.API.MaxConcurrentEdits})
 	web.HandleExplain(explainer(dns, eng))
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {
