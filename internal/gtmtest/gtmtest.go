@@ -171,6 +171,9 @@ func (p *Proc) Log() string {
 	return strings.Join(p.raw, "\n")
 }
 
+// PID is the process's id (for /proc/PID/status in memory watchdogs).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig syscall.Signal) {
 	p.t.Helper()
