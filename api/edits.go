@@ -842,29 +842,30 @@ func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32
 	if set := h.ed.Effective(); set != nil {
 		lim = set.Config.Limits
 	}
-	z, errs := lim.ParseZoneText(origin, "new", text)
-	if len(errs) > 0 || z == nil || z.SOA == nil {
+	// Only the SOA of each text is parsed: validation parses the zone
+	// whole, once, after this.
+	soa, line, ok := lim.FirstSOA(origin, "new", text)
+	if !ok || dns.CanonicalName(soa.Header().Name) != dns.CanonicalName(origin) {
 		return text, 0, 0 // validation reports it
 	}
-	sent := z.SOA.Serial
+	sent := soa.Serial
 	if len(current) == 0 {
 		return text, sent, 0
 	}
-	cur, errs := lim.ParseZoneText(origin, "current", current)
-	if len(errs) > 0 || cur == nil || cur.SOA == nil || serialGreater(sent, cur.SOA.Serial) {
+	cur, _, ok := lim.FirstSOA(origin, "current", current)
+	if !ok || serialGreater(sent, cur.Serial) {
 		return text, sent, 0
 	}
-	next := nextSerial(cur.SOA.Serial, h.opt.Now())
-	for i, rr := range z.Records {
-		if rr.Header().Rrtype != dns.TypeSOA {
-			continue
-		}
-		if out, ok := replaceSerial(text, z.Pos[i].Line, sent, next); ok {
-			return out, next, sent
-		}
+	next := nextSerial(cur.Serial, h.opt.Now())
+	if out, ok := replaceSerial(text, line, sent, next); ok {
+		return out, next, sent
 	}
 	// The serial could not be found in the text (written in an unusual
 	// way): store the zone re-rendered instead, losing its comments.
+	z, errs := lim.ParseZoneText(origin, "new", text)
+	if len(errs) > 0 || z == nil || z.SOA == nil {
+		return text, 0, 0
+	}
 	z.SOA.Serial = next
 	return renderZone(z), next, sent
 }

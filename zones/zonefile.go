@@ -58,23 +58,48 @@ func ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
 
 // ParseZone is ParseZone within l (unset limits take their defaults).
 func (l Limits) ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
-	return parseZone(origin, file, r, true, l.withDefaults())
+	// The whole text is kept so each record can be placed on the line it
+	// starts on (see posTracker); zone files are small beside memory.
+	text, err := io.ReadAll(r)
+	if err != nil {
+		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", canonical(origin), err)}}
+	}
+	return parseZone(origin, file, text, true, l.withDefaults())
 }
 
 // ParseZoneText is ParseZoneText within l (unset limits take their
 // defaults).
 func (l Limits) ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
-	return parseZone(origin, name, bytes.NewReader(text), false, l.withDefaults())
+	return parseZone(origin, name, text, false, l.withDefaults())
 }
 
-func parseZone(origin, file string, r io.Reader, allowInclude bool, lim Limits) (*Zone, ErrorList) {
+// FirstSOA finds the first SOA record of a master file from the API and
+// the line it starts on, parsing no further: what the SOA serial
+// rewrite needs, without building the whole zone a second time. ok is
+// false when the text has no SOA before a syntax error, or breaks a
+// limit (validation reports either).
+func (l Limits) FirstSOA(origin, name string, text []byte) (soa *dns.SOA, line int, ok bool) {
+	l = l.withDefaults()
 	origin = canonical(origin)
-	// The whole text is kept so each record can be placed on the line it
-	// starts on (see posTracker); zone files are small beside memory.
-	text, err := io.ReadAll(r)
-	if err != nil {
-		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", origin, err)}}
+	if _, ok := checkGenerate(name, origin, text, l); !ok {
+		return nil, 0, false
 	}
+	zp := dns.NewZoneParser(bytes.NewReader(text), origin, name)
+	zp.SetIncludeAllowed(false)
+	pt := &posTracker{file: name, main: text}
+	n := 0
+	for rr, more := zp.Next(); more && n < l.ZoneMaxRecords; rr, more = zp.Next() {
+		n++
+		p := pt.pos(zp) // every record: the cursor walks the text in order
+		if s, isSOA := rr.(*dns.SOA); isSOA {
+			return s, p.Line, true
+		}
+	}
+	return nil, 0, false
+}
+
+func parseZone(origin, file string, text []byte, allowInclude bool, lim Limits) (*Zone, ErrorList) {
+	origin = canonical(origin)
 	// $GENERATE ranges are checked before miekg/dns expands any of them,
 	// so a small text naming millions of records is refused at once.
 	if e, ok := checkGenerate(file, origin, text, lim); !ok {
@@ -161,7 +186,9 @@ func (z *Zone) where(i, from int) string {
 // record inside the zone, CNAME alone at its name, TTLs in range.
 func (z *Zone) validate() ErrorList {
 	var errs ErrorList
-	types := map[string]map[uint16]int{} // name -> type -> first record index
+	// cnames maps a name to its first CNAME. One map of the CNAME names
+	// only: a map of every name's types cost more than the zone itself.
+	cnames := map[string]int{}
 	apexNS := false
 	for i, rr := range z.Records {
 		h := rr.Header()
@@ -185,33 +212,34 @@ func (z *Zone) validate() ErrorList {
 			if h.Name == z.Origin {
 				apexNS = true
 			}
-		}
-		if types[h.Name] == nil {
-			types[h.Name] = map[uint16]int{}
-		}
-		if j, ok := types[h.Name][dns.TypeCNAME]; ok && h.Rrtype == dns.TypeCNAME {
-			errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, z.where(j, i)))
-		}
-		if _, ok := types[h.Name][h.Rrtype]; !ok {
-			types[h.Name][h.Rrtype] = i
-		}
-	}
-	for name, ts := range types {
-		ci, hasCNAME := ts[dns.TypeCNAME]
-		if !hasCNAME {
-			continue
-		}
-		// Name the first other record written, so the message is the same
-		// on every run (map order is random).
-		other := -1
-		for t, i := range ts {
-			if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC && (other < 0 || i < other) {
-				other = i
+		case *dns.CNAME:
+			if j, ok := cnames[h.Name]; ok {
+				errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, z.where(j, i)))
+			} else {
+				cnames[h.Name] = i
 			}
 		}
-		if other >= 0 {
+	}
+	if len(cnames) > 0 {
+		// The first other record written at each CNAME's name, so the
+		// message is the same on every run.
+		other := map[string]int{}
+		for i, rr := range z.Records {
+			h := rr.Header()
+			if t := h.Rrtype; t == dns.TypeCNAME || t == dns.TypeRRSIG || t == dns.TypeNSEC {
+				continue
+			}
+			if _, ok := cnames[h.Name]; !ok {
+				continue
+			}
+			if _, seen := other[h.Name]; !seen {
+				other[h.Name] = i
+			}
+		}
+		for name, o := range other {
+			ci := cnames[name]
 			errs = append(errs, z.errAt(ci, "%s: CNAME beside other data (%s at %s): a CNAME must be alone at its name (RFC 1034 §3.6.2)",
-				name, dns.TypeToString[z.Records[other].Header().Rrtype], z.where(other, ci)))
+				name, dns.TypeToString[z.Records[o].Header().Rrtype], z.where(o, ci)))
 		}
 	}
 	if z.SOA == nil {

@@ -26,7 +26,10 @@ type engine struct {
 	set   *zones.Set
 	// cache holds the edits parsed, for the overlays here and the API's
 	// validation (editor), so each parses only documents that changed.
-	cache  zones.ParseCache
+	cache zones.ParseCache
+	// sets holds base and set for readers (the API, the drains check):
+	// they must not wait while a snapshot is built under mu.
+	sets   atomic.Pointer[engineSets]
 	health routing.Health
 	ver    uint64
 	// geo locates clients (nil: no database); lat is the measured latency
@@ -44,6 +47,9 @@ type engine struct {
 	reloadErrors prometheus.Counter
 	snapVersion  prometheus.Gauge
 }
+
+// engineSets is the base and the configuration in force, read together.
+type engineSets struct{ base, set *zones.Set }
 
 func newEngine(log zerolog.Logger, reg prometheus.Registerer) *engine {
 	e := &engine{log: log, holder: &routing.Holder{}, cfgChanged: make(chan struct{}, 1)}
@@ -80,6 +86,7 @@ func (e *engine) setConfig(base *zones.Set) {
 			e.set = set
 		}
 	}
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.publishLocked()
 	e.mu.Unlock()
 	e.signalConfig()
@@ -95,17 +102,20 @@ func (e *engine) setEdits(edits []zones.Edit) error {
 		return err
 	}
 	e.edits, e.set = edits, set
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.publishLocked()
 	e.mu.Unlock()
 	e.signalConfig()
 	return nil
 }
 
-// effective returns the base and the configuration in force.
+// effective returns the base and the configuration in force, without
+// waiting for a snapshot being built.
 func (e *engine) effective() (base, set *zones.Set) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.base, e.set
+	if s := e.sets.Load(); s != nil {
+		return s.base, s.set
+	}
+	return nil, nil
 }
 
 func (e *engine) signalConfig() {
@@ -117,12 +127,10 @@ func (e *engine) signalConfig() {
 
 // config is the configuration in force.
 func (e *engine) config() *zones.Config {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.set == nil {
-		return nil
+	if _, set := e.effective(); set != nil {
+		return set.Config
 	}
-	return e.set.Config
+	return nil
 }
 
 // configChanged signals after each setConfig.
