@@ -571,6 +571,11 @@ func (h *edits) rollback(k *editKind) func(http.ResponseWriter, *http.Request, s
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	var b bytes.Buffer
+	// Sized from Content-Length (within the cap), a big body is read into
+	// one buffer rather than a series of doublings.
+	if n := r.ContentLength; n > 0 {
+		b.Grow(int(min(n, maxEditBody)) + bytes.MinRead)
+	}
 	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, maxEditBody))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
@@ -1051,9 +1056,10 @@ func nearest(cfg *zones.Config, region string) []string {
 const maxDiffCells = 4 << 20
 
 // maxDiffText is the largest text (either side) a diff is computed for:
-// a diff holds a copy of both texts and a few words per line, several
-// times the body of an edit that is itself up to 16 MiB.
-const maxDiffText = 4 << 20
+// a diff holds a copy of both texts and a few words per line, and its
+// JSON answer more copies: for a 4 MB zone, the diff doubled the heap an
+// edit holds at its peak. Nobody reviews a megabyte of diff.
+const maxDiffText = 1 << 20
 
 // diffContext is the number of unchanged lines around each change.
 const diffContext = 3

@@ -106,6 +106,11 @@ func parseZone(origin, file string, text []byte, allowInclude bool, lim Limits) 
 		return nil, ErrorList{e}
 	}
 	z := &Zone{Origin: origin, File: file}
+	// Most records take a line: sized once, the slices do not grow by
+	// doubling through a big zone, leaving copies behind.
+	if n := min(bytes.Count(text, []byte{'\n'})+1, lim.ZoneMaxRecords); n > 64 {
+		z.Records, z.Pos = make([]dns.RR, 0, n), make([]Pos, 0, n)
+	}
 	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
 	zp.SetIncludeAllowed(allowInclude)
 	pt := &posTracker{file: file, main: text}

@@ -140,7 +140,8 @@ func abuseNode(t *testing.T, bin, extra string) *gtmtest.Proc {
 // limits.zone_max_records 1000), a ~1 KB body of $GENERATE lines (2 M
 // records expanded) and a body of plain records over the cap are 400
 // naming the line, each in under a second, while the node's RSS (sampled
-// every 50 ms) barely moves.
+// every 50 ms) barely moves. `gtm drain` of unknown names, or with a long
+// reason, exits non-zero.
 func TestServeRefusesZoneBombs(t *testing.T) {
 	p := abuseNode(t, gtmtest.Binary(t), "limits: {zone_max_records: 1000}")
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -182,6 +183,29 @@ func TestServeRefusesZoneBombs(t *testing.T) {
 	}
 	if _, metrics, _ := p.Get("/metrics"); !strings.Contains(metrics, "gtm_api_edit_limit_refusals_total 2") {
 		t.Errorf("metrics lack gtm_api_edit_limit_refusals_total 2")
+	}
+
+	// `gtm drain` of a name the configuration does not define, or with a
+	// reason over 256 bytes, exits non-zero with the API's message.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"drain", "region", "mars"}, `is not a known region; valid: eu`},
+		{[]string{"drain", "zone", "eu/9"}, `valid: eu/1`},
+		{[]string{"undrain", "endpoint", "gw-9"}, `valid: gw-1`},
+		{[]string{"drain", "region", "eu", "--reason", strings.Repeat("x", 300)}, "at most 256"},
+	} {
+		var out, errb strings.Builder
+		args := append(tc.args, "--api", "http://"+p.API, "--token", testToken)
+		code := runArgs(args, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String()+out.String(), tc.want) {
+			t.Errorf("gtm %s: exit %d, output %s%s; want non-zero and %q", strings.Join(tc.args[:3], " "), code, out.String(), errb.String(), tc.want)
+		}
+	}
+	var out, errb strings.Builder
+	if code := runArgs([]string{"drain", "endpoint", "gw-1", "--api", "http://" + p.API, "--token", testToken}, &out, &errb); code != 0 {
+		t.Errorf("gtm drain endpoint gw-1: exit %d %s", code, errb.String())
 	}
 }
 
