@@ -28,6 +28,11 @@ func TestGenerateRangeRefusedBeforeExpansion(t *testing.T) {
 	if len(errs) != 1 || errs[0].Line != 6 || !strings.Contains(errs[0].Msg, "limits.generate_max_range") {
 		t.Fatalf("range 1001 with cap 1000: %v", errs)
 	}
+	// The range of the report: refused by the default cap, at its line.
+	_, errs = Limits{}.ParseZoneText("example.com.", "edit", []byte(limitsZoneHead+"$GENERATE 1-2000000 host$ A 192.0.2.1\n"))
+	if len(errs) != 1 || errs[0].Line != 6 || !strings.Contains(errs[0].Msg, "makes 2000000 records, above limits.generate_max_range (65536)") {
+		t.Fatalf("range 1-2000000: %v", errs)
+	}
 	// Step counts: 1-2000/2 is 1000 records, within the cap.
 	if z, errs := lim.ParseZoneText("example.com.", "edit", []byte(limitsZoneHead+"$GENERATE 1-2000/2 host$ A 192.0.2.1\n")); len(errs) > 0 || len(z.Records) != 1003 {
 		t.Fatalf("range 1-2000/2: %v", errs)
