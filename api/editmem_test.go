@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -81,5 +83,77 @@ func TestDiffOmittedWhenTooLarge(t *testing.T) {
 	}
 	if d := unifiedDiff("a", "b", big, big); d != "" {
 		t.Errorf("equal texts: %.200q", d)
+	}
+}
+
+// TestConcurrentBigEditsBounded: 8 concurrent dry runs of a ~1.2 MB zone
+// (the report's 20 × 16 MB peaked at 3.35 GB) run at most
+// max_concurrent_edits (2 here) at a time, so the heap peak stays near two
+// edits' worth instead of eight.
+func TestConcurrentBigEditsBounded(t *testing.T) {
+	e := abuseServer(t, EditOptions{MaxConcurrent: 2, Timeout: time.Minute}, nil)
+	e.base.Config.Limits.ZoneMaxRecords = 1 << 20
+	var b strings.Builder
+	b.WriteString(editZoneFile)
+	for i := range 40000 {
+		fmt.Fprintf(&b, "host-%d 300 IN A 192.0.2.%d\n", i, i%250+1)
+	}
+	body := b.String()
+	c := clientFrom("127.0.0.1")
+	c.Timeout = time.Minute
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	before := s[0].Value.Uint64()
+	stop := make(chan struct{})
+	peak := heapPeak(stop)
+	const n = 8
+	codes := make(chan int, n)
+	start := time.Now()
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("PUT", e.url+"/api/v1/zones/example.com.?dry_run=1", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+editRW)
+			resp, err := c.Do(req)
+			if err != nil {
+				codes <- -1
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for range n {
+		if code := <-codes; code != 200 {
+			t.Errorf("dry run: %d", code)
+		}
+	}
+	close(stop)
+	p := peak()
+	per := float64(p-before) / float64(len(body))
+	t.Logf("%d concurrent %d-byte dry runs in %s: heap peak %d MB above %d MB, %.1f× one body", n, len(body), time.Since(start).Round(time.Millisecond), (p-before)>>20, before>>20, per)
+	// Unbounded, eight edits at ~10× their body each would be ~80×.
+	if per > 40 {
+		t.Errorf("heap peak %.1f× one body with 2 edit slots", per)
+	}
+}
+
+// TestEditWeight: a body takes one slot per 4 MiB begun, all of them when
+// its length is unknown, never more than there are; DELETE one.
+func TestEditWeight(t *testing.T) {
+	h := &edits{nslots: 4}
+	for _, tc := range []struct {
+		method string
+		length int64
+		want   int64
+	}{
+		{"PUT", 100, 1}, {"PUT", slotBytes - 1, 1}, {"PUT", slotBytes, 2}, {"PUT", 3 * slotBytes, 4},
+		{"PUT", maxEditBody, 4}, {"PUT", -1, 4}, {"DELETE", -1, 1}, {"POST", 0, 1},
+	} {
+		r := &http.Request{Method: tc.method, ContentLength: tc.length}
+		if got := h.weight(r); got != tc.want {
+			t.Errorf("%s of %d bytes: weight %d, want %d", tc.method, tc.length, got, tc.want)
+		}
 	}
 }

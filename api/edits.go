@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/semaphore"
 )
 
 // DocStore is the part of the store the edit endpoints use (store.Store
@@ -98,7 +99,7 @@ func (s *Server) HandleEdits(docs DocStore, ed Editor, opt EditOptions) {
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = zones.DefaultMaxConcurrentEdits
 	}
-	h := &edits{s: s, docs: docs, ed: ed, opt: opt, slots: make(chan struct{}, opt.MaxConcurrent),
+	h := &edits{s: s, docs: docs, ed: ed, opt: opt, slots: semaphore.NewWeighted(int64(opt.MaxConcurrent)), nslots: int64(opt.MaxConcurrent),
 		busyLog: newBurstLog(s.Log, 10*time.Second), limitLog: newBurstLog(s.Log, 10*time.Second)}
 	for _, k := range []*editKind{zoneKind, serviceKind} {
 		base := "/api/v1/" + k.plural
@@ -116,13 +117,32 @@ type edits struct {
 	docs DocStore
 	ed   Editor
 	opt  EditOptions
-	// slots holds one token per edit in progress.
-	slots             chan struct{}
+	// slots are the edit slots, nslots of them.
+	slots             *semaphore.Weighted
+	nslots            int64
 	busyLog, limitLog *burstLog
 }
 
-// slot runs an edit once one of opt.MaxConcurrent slots is free, before
-// its body is even read: a thousand concurrent PUTs hold a thousand small
+// slotBytes is the body size one edit slot stands for: an edit takes one
+// slot per slotBytes of its body begun (all of them for a body of unknown
+// length), so that the memory edits hold at once is bounded by bytes as
+// well as by count; four 16 MiB dry runs cannot run side by side.
+const slotBytes = 4 << 20
+
+// weight is how many slots r takes.
+func (h *edits) weight(r *http.Request) int64 {
+	if r.Method != http.MethodPut {
+		return 1 // DELETE and rollback send no body
+	}
+	n := r.ContentLength
+	if n < 0 || n > maxEditBody {
+		return h.nslots
+	}
+	return min(h.nslots, 1+n/slotBytes)
+}
+
+// slot runs an edit once one of opt.MaxConcurrent slots is free (more
+// for a body of 4 MiB or more: weight), before its body is even read: a thousand concurrent PUTs hold a thousand small
 // goroutines, not a thousand bodies and parses. An edit that finds no
 // slot before its deadline (opt.Timeout from arrival) is answered 503
 // with Retry-After. Reading the body is bounded by the same deadline, so
@@ -132,29 +152,26 @@ func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(ht
 	return func(w http.ResponseWriter, r *http.Request, who string) {
 		ctx, cancel := context.WithTimeout(r.Context(), h.opt.Timeout)
 		defer cancel()
-		select {
-		case h.slots <- struct{}{}:
-		default:
+		n := h.weight(r)
+		if !h.slots.TryAcquire(n) {
 			m.editsWaiting.Inc()
-			select {
-			case h.slots <- struct{}{}:
-				m.editsWaiting.Dec()
-			case <-ctx.Done():
-				m.editsWaiting.Dec()
+			err := h.slots.Acquire(ctx, n)
+			m.editsWaiting.Dec()
+			if err != nil {
 				m.editsRejected.Inc()
 				h.busyLog.note(func(e *zerolog.Event) *zerolog.Event {
-					return e.Int("max_concurrent_edits", cap(h.slots))
+					return e.Int64("max_concurrent_edits", h.nslots)
 				}, "edits refused: no edit slot freed up before their deadline")
 				w.Header().Set("Retry-After", "1")
 				writeError(w, http.StatusServiceUnavailable, fmt.Sprintf(
-					"too many edits in progress (api.max_concurrent_edits: %d): retry later", cap(h.slots)))
+					"too many edits in progress (api.max_concurrent_edits: %d): retry later", h.nslots))
 				return
 			}
 		}
 		m.editsRunning.Inc()
 		defer func() {
 			m.editsRunning.Dec()
-			<-h.slots
+			h.slots.Release(n)
 		}()
 		if dl, ok := ctx.Deadline(); ok {
 			_ = http.NewResponseController(w).SetReadDeadline(dl)
