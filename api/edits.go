@@ -142,14 +142,20 @@ func (h *edits) weight(r *http.Request) int64 {
 }
 
 // slot runs an edit once one of opt.MaxConcurrent slots is free (more
-// for a body of 4 MiB or more: weight), before its body is even read: a thousand concurrent PUTs hold a thousand small
-// goroutines, not a thousand bodies and parses. An edit that finds no
-// slot before its deadline (opt.Timeout from arrival) is answered 503
-// with Retry-After. Reading the body is bounded by the same deadline, so
-// a client trickling it cannot keep a slot.
+// for a body of 4 MiB or more: weight), before its body is even read: a
+// thousand concurrent PUTs hold a thousand small goroutines, not a
+// thousand bodies and parses. An edit that finds no slot before its
+// deadline (opt.Timeout from arrival) is answered 503 with Retry-After.
+// Reading the body is bounded by the same deadline, so a client
+// trickling it cannot keep a slot; a body announced above the cap is
+// refused before it takes one.
 func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
 	m := h.s.metrics
 	return func(w http.ResponseWriter, r *http.Request, who string) {
+		if r.ContentLength > maxEditBody {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body above %d bytes", maxEditBody))
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.opt.Timeout)
 		defer cancel()
 		n := h.weight(r)

@@ -86,8 +86,9 @@ func (e *engine) setConfig(base *zones.Set) {
 			e.set = set
 		}
 	}
-	e.sets.Store(&engineSets{e.base, e.set})
 	e.publishLocked()
+	// Readers see the new configuration once its snapshot answers.
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.mu.Unlock()
 	e.signalConfig()
 }
@@ -102,8 +103,9 @@ func (e *engine) setEdits(edits []zones.Edit) error {
 		return err
 	}
 	e.edits, e.set = edits, set
-	e.sets.Store(&engineSets{e.base, e.set})
 	e.publishLocked()
+	// Readers see the new configuration once its snapshot answers.
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.mu.Unlock()
 	e.signalConfig()
 	return nil
