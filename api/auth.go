@@ -78,20 +78,11 @@ func (ts Tokens) match(presented string) (Token, bool) {
 }
 
 // requireWrite wraps a state-changing handler: 401 without a valid token,
-// 403 with a read-only one.
+// 403 with a read-only one, 429 after too many wrong ones (authenticate).
 func (s *Server) requireWrite(h func(w http.ResponseWriter, r *http.Request, who string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		tok, found := strings.CutPrefix(auth, "Bearer ")
-		if !found || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gtm"`)
-			writeError(w, http.StatusUnauthorized, "a bearer token is required (api.token_file)")
-			return
-		}
-		t, ok := s.Tokens.match(tok)
+		t, ok := s.authenticate(w, r, "a bearer token is required (api.token_file)")
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gtm", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unknown token")
 			return
 		}
 		if t.ReadOnly {

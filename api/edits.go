@@ -18,7 +18,9 @@ import (
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/semaphore"
 )
 
 // DocStore is the part of the store the edit endpoints use (store.Store
@@ -54,8 +56,14 @@ type EditOptions struct {
 	ReadAuth bool
 	// Now is the clock for the date-based SOA serial. Default time.Now.
 	Now func() time.Time
-	// Timeout bounds each request's store calls and validation. Default 10 s.
+	// Timeout bounds each request's store calls and validation, and the
+	// wait for an edit slot. Default 10 s.
 	Timeout time.Duration
+	// MaxConcurrent bounds the edits (PUT, DELETE, rollback, dry runs)
+	// whose bodies are read, parsed and validated at once; the others wait
+	// for a slot until their deadline (Timeout), then get 503 with
+	// Retry-After. Default 4 (api.max_concurrent_edits).
+	MaxConcurrent int
 }
 
 // Limits of the edit endpoints.
@@ -88,15 +96,19 @@ func (s *Server) HandleEdits(docs DocStore, ed Editor, opt EditOptions) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Second
 	}
-	h := &edits{s: s, docs: docs, ed: ed, opt: opt}
+	if opt.MaxConcurrent <= 0 {
+		opt.MaxConcurrent = zones.DefaultMaxConcurrentEdits
+	}
+	h := &edits{s: s, docs: docs, ed: ed, opt: opt, slots: semaphore.NewWeighted(int64(opt.MaxConcurrent)), nslots: int64(opt.MaxConcurrent),
+		busyLog: newBurstLog(s.Log, 10*time.Second), limitLog: newBurstLog(s.Log, 10*time.Second)}
 	for _, k := range []*editKind{zoneKind, serviceKind} {
 		base := "/api/v1/" + k.plural
 		s.Mux.HandleFunc("GET "+base, h.read(h.list(k)))
 		s.Mux.HandleFunc("GET "+base+"/{name}", h.read(h.get(k)))
 		s.Mux.HandleFunc("GET "+base+"/{name}/history", h.read(h.history(k)))
-		s.Mux.HandleFunc("PUT "+base+"/{name}", s.requireWrite(h.put(k)))
-		s.Mux.HandleFunc("DELETE "+base+"/{name}", s.requireWrite(h.del(k)))
-		s.Mux.HandleFunc("POST "+base+"/{name}/rollback", s.requireWrite(h.rollback(k)))
+		s.Mux.HandleFunc("PUT "+base+"/{name}", s.requireWrite(h.slot(h.put(k))))
+		s.Mux.HandleFunc("DELETE "+base+"/{name}", s.requireWrite(h.slot(h.del(k))))
+		s.Mux.HandleFunc("POST "+base+"/{name}/rollback", s.requireWrite(h.slot(h.rollback(k))))
 	}
 }
 
@@ -105,6 +117,73 @@ type edits struct {
 	docs DocStore
 	ed   Editor
 	opt  EditOptions
+	// slots are the edit slots, nslots of them.
+	slots             *semaphore.Weighted
+	nslots            int64
+	busyLog, limitLog *burstLog
+}
+
+// slotBytes is the body size one edit slot stands for: an edit takes one
+// slot per slotBytes of its body begun (all of them for a body of unknown
+// length), so that the memory edits hold at once is bounded by bytes as
+// well as by count; four 16 MiB dry runs cannot run side by side.
+const slotBytes = 4 << 20
+
+// weight is how many slots r takes.
+func (h *edits) weight(r *http.Request) int64 {
+	if r.Method != http.MethodPut {
+		return 1 // DELETE and rollback send no body
+	}
+	n := r.ContentLength
+	if n < 0 || n > maxEditBody {
+		return h.nslots
+	}
+	return min(h.nslots, 1+n/slotBytes)
+}
+
+// slot runs an edit once one of opt.MaxConcurrent slots is free (more
+// for a body of 4 MiB or more: weight), before its body is even read: a
+// thousand concurrent PUTs hold a thousand small goroutines, not a
+// thousand bodies and parses. An edit that finds no slot before its
+// deadline (opt.Timeout from arrival) is answered 503 with Retry-After.
+// Reading the body is bounded by the same deadline, so a client
+// trickling it cannot keep a slot; a body announced above the cap is
+// refused before it takes one.
+func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
+	m := h.s.metrics
+	return func(w http.ResponseWriter, r *http.Request, who string) {
+		if r.ContentLength > maxEditBody {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body above %d bytes", maxEditBody))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), h.opt.Timeout)
+		defer cancel()
+		n := h.weight(r)
+		if !h.slots.TryAcquire(n) {
+			m.editsWaiting.Inc()
+			err := h.slots.Acquire(ctx, n)
+			m.editsWaiting.Dec()
+			if err != nil {
+				m.editsRejected.Inc()
+				h.busyLog.note(func(e *zerolog.Event) *zerolog.Event {
+					return e.Int64("max_concurrent_edits", h.nslots)
+				}, "edits refused: no edit slot freed up before their deadline")
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+					"too many edits in progress (api.max_concurrent_edits: %d): retry later", h.nslots))
+				return
+			}
+		}
+		m.editsRunning.Inc()
+		defer func() {
+			m.editsRunning.Dec()
+			h.slots.Release(n)
+		}()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = http.NewResponseController(w).SetReadDeadline(dl)
+		}
+		f(w, r.WithContext(ctx), who)
+	}
 }
 
 // editKind holds what differs between zones and services.
@@ -294,10 +373,7 @@ func (h *edits) read(f http.HandlerFunc) http.HandlerFunc {
 		return f
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if _, ok := h.s.Tokens.match(tok); !found || tok == "" || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gtm"`)
-			writeError(w, http.StatusUnauthorized, "a bearer token is required to read configuration")
+		if _, ok := h.s.authenticate(w, r, "a bearer token is required to read configuration"); !ok {
 			return
 		}
 		f(w, r)
@@ -518,6 +594,11 @@ func (h *edits) rollback(k *editKind) func(http.ResponseWriter, *http.Request, s
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	var b bytes.Buffer
+	// Sized from Content-Length (within the cap), a big body is read into
+	// one buffer rather than a series of doublings.
+	if n := r.ContentLength; n > 0 {
+		b.Grow(int(min(n, maxEditBody)) + bytes.MinRead)
+	}
 	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, maxEditBody))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
@@ -660,6 +741,7 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 		if err != nil {
 			var list zones.ErrorList
 			if errors.As(err, &list) {
+				h.countLimits(list, c)
 				writeProblems(w, list, zones.EditName(edit), c.pathOf)
 			} else {
 				writeError(w, http.StatusServiceUnavailable, "validating: "+err.Error())
@@ -717,6 +799,20 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 	}
 }
 
+// countLimits counts (and logs, once per burst) an edit refused for a
+// zone limit: an operator should see someone sending zone bombs.
+func (h *edits) countLimits(list zones.ErrorList, c change) {
+	for _, e := range list {
+		if e.IsLimit() {
+			h.s.metrics.editsLimited.Inc()
+			h.limitLog.note(func(ev *zerolog.Event) *zerolog.Event {
+				return ev.Str("kind", c.k.kind).Str("name", c.name).Str("by", c.who).Int("line", e.Line).Str("limit", e.Msg)
+			}, "edit refused: over a zone limit")
+			return
+		}
+	}
+}
+
 // conflict answers 409 with the current version (0: unknown, re-read it).
 func (h *edits) conflict(w http.ResponseWriter, c change, current uint64) {
 	msg := fmt.Sprintf("%s %s changed since it was read (If-Match): fetch it again, re-apply the change and retry", c.k.kind, c.name)
@@ -770,29 +866,34 @@ func writeProblems(w http.ResponseWriter, list zones.ErrorList, editFile string,
 // date convention, without ever going backwards. It returns the text, the
 // serial it holds, and the serial sent when it was replaced (else 0).
 func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32, uint32) {
-	z, errs := zones.ParseZoneText(origin, "new", text)
-	if len(errs) > 0 || z == nil || z.SOA == nil {
+	var lim zones.Limits
+	if set := h.ed.Effective(); set != nil {
+		lim = set.Config.Limits
+	}
+	// Only the SOA of each text is parsed: validation parses the zone
+	// whole, once, after this.
+	soa, line, ok := lim.FirstSOA(origin, "new", text)
+	if !ok || dns.CanonicalName(soa.Header().Name) != dns.CanonicalName(origin) {
 		return text, 0, 0 // validation reports it
 	}
-	sent := z.SOA.Serial
+	sent := soa.Serial
 	if len(current) == 0 {
 		return text, sent, 0
 	}
-	cur, errs := zones.ParseZoneText(origin, "current", current)
-	if len(errs) > 0 || cur == nil || cur.SOA == nil || serialGreater(sent, cur.SOA.Serial) {
+	cur, _, ok := lim.FirstSOA(origin, "current", current)
+	if !ok || serialGreater(sent, cur.Serial) {
 		return text, sent, 0
 	}
-	next := nextSerial(cur.SOA.Serial, h.opt.Now())
-	for i, rr := range z.Records {
-		if rr.Header().Rrtype != dns.TypeSOA {
-			continue
-		}
-		if out, ok := replaceSerial(text, z.Pos[i].Line, sent, next); ok {
-			return out, next, sent
-		}
+	next := nextSerial(cur.Serial, h.opt.Now())
+	if out, ok := replaceSerial(text, line, sent, next); ok {
+		return out, next, sent
 	}
 	// The serial could not be found in the text (written in an unusual
 	// way): store the zone re-rendered instead, losing its comments.
+	z, errs := lim.ParseZoneText(origin, "new", text)
+	if len(errs) > 0 || z == nil || z.SOA == nil {
+		return text, 0, 0
+	}
 	z.SOA.Serial = next
 	return renderZone(z), next, sent
 }
@@ -977,12 +1078,25 @@ func nearest(cfg *zones.Config, region string) []string {
 // more than 16 MB on a diff.
 const maxDiffCells = 4 << 20
 
+// maxDiffText is the largest text (either side) a diff is computed for:
+// a diff holds a copy of both texts and a few words per line, and its
+// JSON answer more copies: for a 4 MB zone, the diff doubled the heap an
+// edit holds at its peak. Nobody reviews a megabyte of diff.
+const maxDiffText = 1 << 20
+
 // diffContext is the number of unchanged lines around each change.
 const diffContext = 3
 
 // unifiedDiff is a line-based unified diff (diff -u) from a to b, empty
 // when they are equal.
 func unifiedDiff(aName, bName string, a, b []byte) string {
+	if len(a) > maxDiffText || len(b) > maxDiffText {
+		if bytes.Equal(a, b) {
+			return ""
+		}
+		return fmt.Sprintf("--- %s\n+++ %s\ndiff omitted: too large (%d bytes before, %d after; diffs are computed up to %d)\n",
+			aName, bName, len(a), len(b), maxDiffText)
+	}
 	ops := diffLines(splitLines(a), splitLines(b))
 	var changes []int
 	for i, op := range ops {

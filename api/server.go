@@ -39,19 +39,68 @@ type Server struct {
 	// api.idle_timeout); zero values take the defaults below.
 	Limits Limits
 
-	mu      sync.Mutex
-	bound   net.Addr
-	up      chan struct{}
-	metrics *connMetrics
+	mu    sync.Mutex
+	bound net.Addr
+	up    chan struct{}
+	conns *connMetrics
 	// wrapListener, set by tests, wraps the listener.
 	wrapListener func(net.Listener) net.Listener
+
+	auth    *authLimiter
+	metrics *apiMetrics
+}
+
+// apiMetrics are the API's own limits at work.
+type apiMetrics struct {
+	authFailures  prometheus.Counter
+	authThrottled prometheus.Counter
+	editsWaiting  prometheus.Gauge
+	editsRunning  prometheus.Gauge
+	editsRejected prometheus.Counter
+	editsLimited  prometheus.Counter
+}
+
+func newAPIMetrics() *apiMetrics {
+	return &apiMetrics{
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gtm", Name: "api_auth_failures_total",
+			Help: "Requests refused for a bearer token that matches no token in api.token_file.",
+		}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gtm", Name: "api_auth_throttled_total",
+			Help: "Requests answered 429 because their client spent its budget of failed authentications.",
+		}),
+		editsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gtm", Name: "api_edits_waiting",
+			Help: "Edits (PUT, DELETE, rollback, dry runs) waiting for one of api.max_concurrent_edits.",
+		}),
+		editsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gtm", Name: "api_edits_in_progress",
+			Help: "Edits being read, parsed and validated now (at most api.max_concurrent_edits).",
+		}),
+		editsRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gtm", Name: "api_edits_rejected_total",
+			Help: "Edits answered 503 because no slot of api.max_concurrent_edits freed up before their deadline.",
+		}),
+		editsLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gtm", Name: "api_edit_limit_refusals_total",
+			Help: "Zone edits refused for going over limits.zone_max_records or limits.generate_max_range.",
+		}),
+	}
 }
 
 // New returns a Server on addr; it starts nothing until Run.
 func New(addr string, g prometheus.Gatherer, ready Readiness, log zerolog.Logger) *Server {
-	s := &Server{Addr: addr, Gatherer: g, Ready: ready, Log: log, Mux: http.NewServeMux(), up: make(chan struct{})}
+	s := &Server{Addr: addr, Gatherer: g, Ready: ready, Log: log, Mux: http.NewServeMux(), up: make(chan struct{}),
+		auth: newAuthLimiter(log), metrics: newAPIMetrics()}
 	reg, _ := g.(prometheus.Registerer)
-	s.metrics = newConnMetrics(reg)
+	s.conns = newConnMetrics(reg)
+	// The registry passed (a *prometheus.Registry) takes the API's own
+	// metrics too.
+	if reg != nil {
+		m := s.metrics
+		reg.MustRegister(m.authFailures, m.authThrottled, m.editsWaiting, m.editsRunning, m.editsRejected, m.editsLimited)
+	}
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: nil}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -95,7 +144,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.up)
 	lim := s.Limits.withDefaults()
-	tr := newConnTracker(lim.MaxConnections, s.metrics)
+	tr := newConnTracker(lim.MaxConnections, s.conns)
 	if s.wrapListener != nil {
 		l = s.wrapListener(l)
 	}

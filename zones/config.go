@@ -23,6 +23,7 @@ type Config struct {
 	Zones    []ZoneRef         `yaml:"zones"`
 	Services []*Service        `yaml:"services"`
 	Prober   Prober            `yaml:"prober"`
+	Limits   Limits            `yaml:"limits"`
 
 	// path is the file the config was read from; relative zone files are
 	// resolved against its directory.
@@ -157,6 +158,23 @@ type API struct {
 	// IdleTimeout closes a keep-alive connection with no request for this
 	// long. Default 60s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConcurrentEdits bounds the zone and service bodies parsed and
+	// validated at once (PUT, DELETE, rollback, dry runs); others wait up
+	// to their deadline, then get 503. Default 4.
+	MaxConcurrentEdits int `yaml:"max_concurrent_edits"`
+}
+
+// Limits bound the work one zone may cost, from the files and from the
+// API alike, so that a small master file cannot expand into millions of
+// records.
+type Limits struct {
+	// ZoneMaxRecords is the most records one zone may hold; parsing stops
+	// at the first record over it. Default 1000000.
+	ZoneMaxRecords int `yaml:"zone_max_records"`
+	// GenerateMaxRange is the most records one $GENERATE line may produce,
+	// checked before it is expanded. Default 65536 (also miekg/dns's own
+	// ceiling).
+	GenerateMaxRange int `yaml:"generate_max_range"`
 }
 
 // State configures where shared state lives.

@@ -42,6 +42,14 @@ const (
 	DefaultAPIReadTimeout       = 30 * time.Second // a 16 MiB edit over a slow link
 	DefaultAPIWriteTimeout      = 60 * time.Second
 	DefaultAPIIdleTimeout       = 60 * time.Second
+
+	// DefaultZoneMaxRecords is limits.zone_max_records: a million records
+	// is about 200 MB parsed, far above any zone served here.
+	DefaultZoneMaxRecords = 1000000
+	// DefaultGenerateMaxRange is limits.generate_max_range.
+	DefaultGenerateMaxRange = 65536
+	// DefaultMaxConcurrentEdits is api.max_concurrent_edits.
+	DefaultMaxConcurrentEdits = 4
 )
 
 // ApplyDefaults fills every unset key with its documented default.
@@ -116,6 +124,10 @@ func (c *Config) ApplyDefaults() {
 	if c.API.IdleTimeout == 0 {
 		c.API.IdleTimeout = Duration(DefaultAPIIdleTimeout)
 	}
+	if c.API.MaxConcurrentEdits == 0 {
+		c.API.MaxConcurrentEdits = DefaultMaxConcurrentEdits
+	}
+	c.Limits = c.Limits.withDefaults()
 	if c.State.Backend == "" {
 		c.State.Backend = DefaultStateBackend
 	}
@@ -221,4 +233,16 @@ func (ch *Check) applyDefaults() {
 	if ch.Fall == 0 {
 		ch.Fall = DefaultFall
 	}
+}
+
+// withDefaults fills unset limits; a Config built without ApplyDefaults
+// (tests, API overlays of such a base) still gets bounded parsing.
+func (l Limits) withDefaults() Limits {
+	if l.ZoneMaxRecords == 0 {
+		l.ZoneMaxRecords = DefaultZoneMaxRecords
+	}
+	if l.GenerateMaxRange == 0 {
+		l.GenerateMaxRange = DefaultGenerateMaxRange
+	}
+	return l
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -33,6 +34,91 @@ type Edit struct {
 // result as a whole, as `gtm check` would. Every problem is returned, each
 // located in its edit ("zone example.com. (v3):12: ...").
 func Overlay(base *Set, edits []Edit) (*Set, error) {
+	return OverlayCached(base, edits, nil)
+}
+
+// ParseCache keeps the zones and services parsed from stored edits, by
+// kind, name and version, so that overlaying the store's documents again
+// (after one of them changed, or to validate an API edit) parses only the
+// documents that changed: an edit's cost does not grow with the size of
+// the other zones stored. It is tied to one base (services are validated
+// against its regions, zones parsed within its limits): another base
+// empties it. The zero value is ready; it is safe for concurrent use.
+type ParseCache struct {
+	mu   sync.Mutex
+	base *Set
+	m    map[parseKey]parsed
+}
+
+type parseKey struct {
+	kind, name string
+	version    uint64
+}
+
+type parsed struct {
+	body []byte
+	zone *Zone
+	svc  *Service
+}
+
+// get returns what e parsed to, if known for base.
+func (c *ParseCache) get(base *Set, e Edit, name string) (parsed, bool) {
+	if c == nil || e.Version == 0 {
+		return parsed{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base != base {
+		return parsed{}, false
+	}
+	p, ok := c.m[parseKey{e.Kind, name, e.Version}]
+	if !ok || !bytes.Equal(p.body, e.Body) {
+		return parsed{}, false
+	}
+	return p, true
+}
+
+// put remembers a successful parse of a stored (versioned) edit.
+func (c *ParseCache) put(base *Set, e Edit, name string, p parsed) {
+	if c == nil || e.Version == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base != base || c.m == nil {
+		c.base, c.m = base, map[parseKey]parsed{}
+	}
+	p.body = e.Body
+	c.m[parseKey{e.Kind, name, e.Version}] = p
+}
+
+// prune forgets the versions edits no longer hold, once the cache holds
+// clearly more than one overlay's worth.
+func (c *ParseCache) prune(base *Set, edits []Edit) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base != base || len(c.m) <= 2*len(edits)+16 {
+		return
+	}
+	keep := make(map[parseKey]bool, len(edits))
+	for _, e := range edits {
+		keep[parseKey{e.Kind, canonical(e.Name), e.Version}] = true
+	}
+	for k := range c.m {
+		if !keep[k] {
+			delete(c.m, k)
+		}
+	}
+}
+
+// OverlayCached is Overlay, reusing (and filling) cache for the edits
+// that carry a version (documents already in the store); cache may be
+// nil. The result is exactly Overlay's.
+func OverlayCached(base *Set, edits []Edit, cache *ParseCache) (*Set, error) {
+	defer cache.prune(base, edits)
 	cfg := *base.Config
 	zoneByOrigin := map[string]*Zone{}
 	var origins []string
@@ -58,10 +144,15 @@ func Overlay(base *Set, edits []Edit) (*Set, error) {
 				delete(zoneByOrigin, name)
 				continue
 			}
-			z, zerrs := ParseZoneText(name, EditName(e), e.Body)
+			if p, ok := cache.get(base, e, name); ok {
+				zoneByOrigin[name] = p.zone
+				continue
+			}
+			z, zerrs := base.Config.Limits.ParseZoneText(name, EditName(e), e.Body)
 			errs = append(errs, zerrs...)
 			if z != nil {
 				zoneByOrigin[name] = z
+				cache.put(base, e, name, parsed{zone: z})
 			}
 		case KindService:
 			if _, ok := svcByName[name]; !ok && !e.Deleted {
@@ -71,10 +162,15 @@ func Overlay(base *Set, edits []Edit) (*Set, error) {
 				delete(svcByName, name)
 				continue
 			}
+			if p, ok := cache.get(base, e, name); ok {
+				svcByName[name] = p.svc
+				continue
+			}
 			s, serrs := ParseService(&cfg, EditName(e), name, e.Body)
 			errs = append(errs, serrs...)
 			if s != nil {
 				svcByName[name] = s
+				cache.put(base, e, name, parsed{svc: s})
 			}
 		default:
 			errs = append(errs, Error{File: EditName(e), Msg: fmt.Sprintf("unknown kind %q", e.Kind)})

@@ -76,3 +76,62 @@ func TestOverlayErrorsNameTheEditAndLine(t *testing.T) {
 		t.Errorf("service outside zones: %v", err)
 	}
 }
+
+// TestOverlayCachedParsesOnlyWhatChanged: with a ParseCache, a stored
+// document (kind, name, version, same body) is parsed once and its zone
+// shared by later overlays; a new version, a different body, an unversioned
+// candidate or another base is parsed again; the results equal Overlay's,
+// errors included.
+func TestOverlayCachedParsesOnlyWhatChanged(t *testing.T) {
+	base := overlayBase(t)
+	net := Edit{Kind: KindZone, Name: "example.net.", Version: 3, Body: []byte("$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.54\n")}
+	web := Edit{Kind: KindService, Name: "web.example.net.", Version: 4, Body: []byte("endpoints: [{name: w, region: us, address: 198.51.100.1}]\n")}
+	var c ParseCache
+	zoneOf := func(s *Set, origin string) *Zone {
+		for _, z := range s.Zones {
+			if z.Origin == origin {
+				return z
+			}
+		}
+		t.Fatalf("no zone %s", origin)
+		return nil
+	}
+	first, err := OverlayCached(base, []Edit{net, web}, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := OverlayCached(base, []Edit{net, web}, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zoneOf(first, "example.net.") != zoneOf(again, "example.net.") || first.Config.Services[1] != again.Config.Services[1] {
+		t.Errorf("the same stored documents were parsed again")
+	}
+	plain, _ := Overlay(base, []Edit{net, web})
+	if len(plain.Zones) != len(again.Zones) || plain.Summary() != again.Summary() {
+		t.Errorf("cached %s, uncached %s", again.Summary(), plain.Summary())
+	}
+	for _, e := range []Edit{
+		{Kind: net.Kind, Name: net.Name, Version: 4, Body: net.Body},               // new version
+		{Kind: net.Kind, Name: net.Name, Version: 3, Body: append(net.Body, '\n')}, // same version, other body
+		{Kind: net.Kind, Name: net.Name, Body: net.Body},                           // a candidate
+	} {
+		s, err := OverlayCached(base, []Edit{e, web}, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if zoneOf(s, "example.net.") == zoneOf(first, "example.net.") {
+			t.Errorf("edit v%d (%d bytes) reused the parse of v3", e.Version, len(e.Body))
+		}
+	}
+	other := overlayBase(t)
+	if s, _ := OverlayCached(other, []Edit{net, web}, &c); zoneOf(s, "example.net.") == zoneOf(first, "example.net.") {
+		t.Errorf("another base reused a parse made for the first")
+	}
+	bad := Edit{Kind: KindZone, Name: "example.org.", Version: 9, Body: []byte("$TTL 60\n@ SOA ns1 h 1 2 3 4 5\nx A nope\n")}
+	_, errCached := OverlayCached(base, []Edit{bad}, &c)
+	_, errPlain := Overlay(base, []Edit{bad})
+	if errCached == nil || errPlain == nil || errCached.Error() != errPlain.Error() {
+		t.Errorf("errors differ: cached %v, uncached %v", errCached, errPlain)
+	}
+}

@@ -46,7 +46,7 @@ func Load(path string) (*Set, error) {
 			errs = append(errs, cfg.errAt(fmt.Sprintf("zones[%d].file", i), "zone %s: %v", ref.Origin, err))
 			continue
 		}
-		z, zerrs := ParseZone(ref.Origin, name, f)
+		z, zerrs := cfg.Limits.ParseZone(ref.Origin, name, f)
 		f.Close()
 		errs = append(errs, zerrs...)
 		if z != nil {

@@ -124,6 +124,15 @@ func (c *Config) Validate() ErrorList {
 			add(d.key, "%s is outside 1s..1h", d.v)
 		}
 	}
+	if v := c.API.MaxConcurrentEdits; v < 1 || v > 1024 {
+		add("api.max_concurrent_edits", "%d is outside 1..1024", v)
+	}
+	if v := c.Limits.ZoneMaxRecords; v < 1 || v > 100000000 {
+		add("limits.zone_max_records", "%d is outside 1..100000000", v)
+	}
+	if v := c.Limits.GenerateMaxRange; v < 1 || v > DefaultGenerateMaxRange {
+		add("limits.generate_max_range", "%d is outside 1..%d", v, DefaultGenerateMaxRange)
+	}
 	switch c.State.Backend {
 	case "memory":
 	case "redis":

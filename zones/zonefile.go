@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -46,28 +47,81 @@ func LoadZone(origin, file string) (*Zone, ErrorList) {
 // operator (a file on disk), never from a network client: miekg/dns quotes
 // the offending text of an included file in its errors.
 func ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
-	return parseZone(origin, file, r, true)
+	return Limits{}.ParseZone(origin, file, r)
 }
 
 // ParseZoneText reads a master file received from the API: $INCLUDE is
 // refused, so a client cannot make the server read its files.
 func ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
-	return parseZone(origin, name, bytes.NewReader(text), false)
+	return Limits{}.ParseZoneText(origin, name, text)
 }
 
-func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, ErrorList) {
-	origin = canonical(origin)
+// ParseZone is ParseZone within l (unset limits take their defaults).
+func (l Limits) ParseZone(origin, file string, r io.Reader) (*Zone, ErrorList) {
 	// The whole text is kept so each record can be placed on the line it
 	// starts on (see posTracker); zone files are small beside memory.
 	text, err := io.ReadAll(r)
 	if err != nil {
-		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", origin, err)}}
+		return nil, ErrorList{{File: file, Msg: fmt.Sprintf("zone %s: %v", canonical(origin), err)}}
+	}
+	return parseZone(origin, file, text, true, l.withDefaults())
+}
+
+// ParseZoneText is ParseZoneText within l (unset limits take their
+// defaults).
+func (l Limits) ParseZoneText(origin, name string, text []byte) (*Zone, ErrorList) {
+	return parseZone(origin, name, text, false, l.withDefaults())
+}
+
+// FirstSOA finds the first SOA record of a master file from the API and
+// the line it starts on, parsing no further: what the SOA serial
+// rewrite needs, without building the whole zone a second time. ok is
+// false when the text has no SOA before a syntax error, or breaks a
+// limit (validation reports either).
+func (l Limits) FirstSOA(origin, name string, text []byte) (soa *dns.SOA, line int, ok bool) {
+	l = l.withDefaults()
+	origin = canonical(origin)
+	if _, ok := checkGenerate(name, origin, text, l); !ok {
+		return nil, 0, false
+	}
+	zp := dns.NewZoneParser(bytes.NewReader(text), origin, name)
+	zp.SetIncludeAllowed(false)
+	pt := &posTracker{file: name, main: text}
+	n := 0
+	for rr, more := zp.Next(); more && n < l.ZoneMaxRecords; rr, more = zp.Next() {
+		n++
+		p := pt.pos(zp) // every record: the cursor walks the text in order
+		if s, isSOA := rr.(*dns.SOA); isSOA {
+			return s, p.Line, true
+		}
+	}
+	return nil, 0, false
+}
+
+func parseZone(origin, file string, text []byte, allowInclude bool, lim Limits) (*Zone, ErrorList) {
+	origin = canonical(origin)
+	// $GENERATE ranges are checked before miekg/dns expands any of them,
+	// so a small text naming millions of records is refused at once.
+	if e, ok := checkGenerate(file, origin, text, lim); !ok {
+		return nil, ErrorList{e}
 	}
 	z := &Zone{Origin: origin, File: file}
+	// Most records take a line: sized once, the slices do not grow by
+	// doubling through a big zone, leaving copies behind.
+	if n := min(bytes.Count(text, []byte{'\n'})+1, lim.ZoneMaxRecords); n > 64 {
+		z.Records, z.Pos = make([]dns.RR, 0, n), make([]Pos, 0, n)
+	}
 	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
 	zp.SetIncludeAllowed(allowInclude)
 	pt := &posTracker{file: file, main: text}
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if len(z.Records) >= lim.ZoneMaxRecords {
+			// Stop at the first record over the cap: parsing on would
+			// build what the limit is there to prevent.
+			p := pt.pos(zp)
+			return nil, ErrorList{{File: p.File, Line: p.Line, Msg: fmt.Sprintf(
+				"zone %s has more than %d records (limits.zone_max_records)", origin, lim.ZoneMaxRecords)}}
+		}
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
 		z.Records = append(z.Records, rr)
 		z.Pos = append(z.Pos, pt.pos(zp))
@@ -137,7 +191,9 @@ func (z *Zone) where(i, from int) string {
 // record inside the zone, CNAME alone at its name, TTLs in range.
 func (z *Zone) validate() ErrorList {
 	var errs ErrorList
-	types := map[string]map[uint16]int{} // name -> type -> first record index
+	// cnames maps a name to its first CNAME. One map of the CNAME names
+	// only: a map of every name's types cost more than the zone itself.
+	cnames := map[string]int{}
 	apexNS := false
 	for i, rr := range z.Records {
 		h := rr.Header()
@@ -161,33 +217,34 @@ func (z *Zone) validate() ErrorList {
 			if h.Name == z.Origin {
 				apexNS = true
 			}
-		}
-		if types[h.Name] == nil {
-			types[h.Name] = map[uint16]int{}
-		}
-		if j, ok := types[h.Name][dns.TypeCNAME]; ok && h.Rrtype == dns.TypeCNAME {
-			errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, z.where(j, i)))
-		}
-		if _, ok := types[h.Name][h.Rrtype]; !ok {
-			types[h.Name][h.Rrtype] = i
-		}
-	}
-	for name, ts := range types {
-		ci, hasCNAME := ts[dns.TypeCNAME]
-		if !hasCNAME {
-			continue
-		}
-		// Name the first other record written, so the message is the same
-		// on every run (map order is random).
-		other := -1
-		for t, i := range ts {
-			if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC && (other < 0 || i < other) {
-				other = i
+		case *dns.CNAME:
+			if j, ok := cnames[h.Name]; ok {
+				errs = append(errs, z.errAt(i, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, z.where(j, i)))
+			} else {
+				cnames[h.Name] = i
 			}
 		}
-		if other >= 0 {
+	}
+	if len(cnames) > 0 {
+		// The first other record written at each CNAME's name, so the
+		// message is the same on every run.
+		other := map[string]int{}
+		for i, rr := range z.Records {
+			h := rr.Header()
+			if t := h.Rrtype; t == dns.TypeCNAME || t == dns.TypeRRSIG || t == dns.TypeNSEC {
+				continue
+			}
+			if _, ok := cnames[h.Name]; !ok {
+				continue
+			}
+			if _, seen := other[h.Name]; !seen {
+				other[h.Name] = i
+			}
+		}
+		for name, o := range other {
+			ci := cnames[name]
 			errs = append(errs, z.errAt(ci, "%s: CNAME beside other data (%s at %s): a CNAME must be alone at its name (RFC 1034 §3.6.2)",
-				name, dns.TypeToString[z.Records[other].Header().Rrtype], z.where(other, ci)))
+				name, dns.TypeToString[z.Records[o].Header().Rrtype], z.where(o, ci)))
 		}
 	}
 	if z.SOA == nil {
@@ -197,4 +254,73 @@ func (z *Zone) validate() ErrorList {
 		errs = append(errs, Error{File: z.File, Line: 1, Msg: fmt.Sprintf("zone %s has no NS record at its apex", z.Origin)})
 	}
 	return errs
+}
+
+// IsLimit says e refuses a zone for going over limits.zone_max_records
+// or limits.generate_max_range.
+func (e Error) IsLimit() bool {
+	return strings.Contains(e.Msg, "limits.zone_max_records") || strings.Contains(e.Msg, "limits.generate_max_range")
+}
+
+// checkGenerate pre-scans text for $GENERATE lines and refuses, at its
+// line, one whose range (start-stop[/step]) holds more than
+// lim.GenerateMaxRange records, or one that takes the ranges' total over
+// lim.ZoneMaxRecords. Malformed ranges are left to miekg/dns to report.
+// $GENERATE in an $INCLUDEd file is not seen here; the record cap still
+// stops it.
+func checkGenerate(file, origin string, text []byte, lim Limits) (Error, bool) {
+	total := 0
+	for line, rest := 1, text; len(rest) > 0; line++ {
+		l := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		l = bytes.TrimLeft(l, " \t")
+		const dir = "$GENERATE"
+		if len(l) <= len(dir) || !bytes.EqualFold(l[:len(dir)], []byte(dir)) || (l[len(dir)] != ' ' && l[len(dir)] != '\t') {
+			continue
+		}
+		f := bytes.Fields(l[len(dir):])
+		if len(f) == 0 {
+			continue
+		}
+		n, ok := generateCount(string(f[0]))
+		if !ok {
+			continue
+		}
+		if n > int64(lim.GenerateMaxRange) {
+			return Error{File: file, Line: line, Msg: fmt.Sprintf("$GENERATE %s makes %d records, above limits.generate_max_range (%d)",
+				f[0], n, lim.GenerateMaxRange)}, false
+		}
+		if total += int(n); total > lim.ZoneMaxRecords {
+			return Error{File: file, Line: line, Msg: fmt.Sprintf("zone %s: $GENERATE takes it above %d records (limits.zone_max_records)",
+				origin, lim.ZoneMaxRecords)}, false
+		}
+	}
+	return Error{}, true
+}
+
+// generateCount is how many records a $GENERATE range start-stop[/step]
+// makes, as miekg/dns reads it.
+func generateCount(r string) (int64, bool) {
+	step := int64(1)
+	if i := strings.IndexByte(r, '/'); i >= 0 {
+		s, err := strconv.ParseInt(r[i+1:], 10, 64)
+		if err != nil || s <= 0 {
+			return 0, false
+		}
+		step, r = s, r[:i]
+	}
+	a, b, ok := strings.Cut(r, "-")
+	if !ok {
+		return 0, false
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, false
+	}
+	return (end-start)/step + 1, true
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
@@ -10,9 +11,23 @@ import (
 
 // editor validates API edits against the files this node serves and the
 // documents in the store, as api.Editor asks.
+//
+// An edit's cost does not grow with the other documents stored: they are
+// read from the store again only when its configuration version moved,
+// and parsed only when their own version did (the engine's
+// zones.ParseCache, shared with the overlays it serves). Only the edited
+// document is parsed on every request; the cross-checks (zones.NewSet)
+// run over the whole result as before, so what is accepted is unchanged.
 type editor struct {
 	eng *engine
 	st  store.Store
+
+	mu sync.Mutex
+	// docs are the store's live documents as read at configuration
+	// version docsVer (or later).
+	docs    []zones.Edit
+	docsVer uint64
+	haveDoc bool
 }
 
 func (e *editor) Effective() *zones.Set {
@@ -23,6 +38,38 @@ func (e *editor) Effective() *zones.Set {
 // Validate overlays the store's documents, with edit in place of its own
 // kind and name (or without it, for a delete), on the files.
 func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
+	stored, err := e.storeEdits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	edits := make([]zones.Edit, 0, len(stored)+1)
+	for _, d := range stored {
+		if d.Kind == edit.Kind && d.Name == dns.CanonicalName(edit.Name) {
+			continue
+		}
+		edits = append(edits, d)
+	}
+	if !edit.Deleted {
+		edits = append(edits, edit)
+	}
+	base, _ := e.eng.effective()
+	return zones.OverlayCached(base, edits, &e.eng.cache)
+}
+
+// storeEdits are the store's live documents, read again only when the
+// store's configuration version is not the one they were read at.
+func (e *editor) storeEdits(ctx context.Context) ([]zones.Edit, error) {
+	ver, err := e.st.ConfigVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.haveDoc && e.docsVer == ver {
+		docs := e.docs
+		e.mu.Unlock()
+		return docs, nil
+	}
+	e.mu.Unlock()
 	var edits []zones.Edit
 	for _, kind := range []string{store.KindZone, store.KindService} {
 		docs, err := e.st.Docs(ctx, kind)
@@ -30,15 +77,18 @@ func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, err
 			return nil, err
 		}
 		for _, d := range docs {
-			if d.Deleted || (d.Kind == edit.Kind && d.Name == dns.CanonicalName(edit.Name)) {
+			if d.Deleted {
 				continue
 			}
 			edits = append(edits, zones.Edit{Kind: d.Kind, Name: d.Name, Body: d.Body, Version: d.Version})
 		}
 	}
-	if !edit.Deleted {
-		edits = append(edits, edit)
+	// The documents were read after ver: they are at least that new, so
+	// keyed by ver they are re-read as soon as anything changes again.
+	e.mu.Lock()
+	if !e.haveDoc || ver >= e.docsVer {
+		e.docs, e.docsVer, e.haveDoc = edits, ver, true
 	}
-	base, _ := e.eng.effective()
-	return zones.Overlay(base, edits)
+	e.mu.Unlock()
+	return edits, nil
 }

@@ -22,9 +22,15 @@ type engine struct {
 	mu sync.Mutex
 	// base is the configuration from files; edits come from the store
 	// (API edits); set is their overlay, the configuration in force.
-	base   *zones.Set
-	edits  []zones.Edit
-	set    *zones.Set
+	base  *zones.Set
+	edits []zones.Edit
+	set   *zones.Set
+	// cache holds the edits parsed, for the overlays here and the API's
+	// validation (editor), so each parses only documents that changed.
+	cache zones.ParseCache
+	// sets holds base and set for readers (the API, the drains check):
+	// they must not wait while a snapshot is built under mu.
+	sets   atomic.Pointer[engineSets]
 	health routing.Health
 	ver    uint64
 	// geo locates clients (nil: no database); lat is the measured latency
@@ -45,6 +51,9 @@ type engine struct {
 	reloadErrors prometheus.Counter
 	snapVersion  prometheus.Gauge
 }
+
+// engineSets is the base and the configuration in force, read together.
+type engineSets struct{ base, set *zones.Set }
 
 func newEngine(log zerolog.Logger, reg prometheus.Registerer) *engine {
 	e := &engine{log: log, holder: &routing.Holder{}, cfgChanged: make(chan struct{}, 1)}
@@ -75,13 +84,15 @@ func (e *engine) setConfig(base *zones.Set) {
 	e.base = base
 	e.set = base
 	if len(e.edits) > 0 {
-		if set, err := zones.Overlay(base, e.edits); err != nil {
+		if set, err := zones.OverlayCached(base, e.edits, &e.cache); err != nil {
 			e.log.Error().Err(err).Msg("API edits do not fit the reloaded files; serving the files alone until they are fixed")
 		} else {
 			e.set = set
 		}
 	}
 	e.publishLocked()
+	// Readers see the new configuration once its snapshot answers.
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.mu.Unlock()
 	e.signalConfig()
 }
@@ -90,23 +101,27 @@ func (e *engine) setConfig(base *zones.Set) {
 // that does not validate is refused and the current configuration kept.
 func (e *engine) setEdits(edits []zones.Edit) error {
 	e.mu.Lock()
-	set, err := zones.Overlay(e.base, edits)
+	set, err := zones.OverlayCached(e.base, edits, &e.cache)
 	if err != nil {
 		e.mu.Unlock()
 		return err
 	}
 	e.edits, e.set = edits, set
 	e.publishLocked()
+	// Readers see the new configuration once its snapshot answers.
+	e.sets.Store(&engineSets{e.base, e.set})
 	e.mu.Unlock()
 	e.signalConfig()
 	return nil
 }
 
-// effective returns the base and the configuration in force.
+// effective returns the base and the configuration in force, without
+// waiting for a snapshot being built.
 func (e *engine) effective() (base, set *zones.Set) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.base, e.set
+	if s := e.sets.Load(); s != nil {
+		return s.base, s.set
+	}
+	return nil, nil
 }
 
 func (e *engine) signalConfig() {
@@ -118,12 +133,10 @@ func (e *engine) signalConfig() {
 
 // config is the configuration in force.
 func (e *engine) config() *zones.Config {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.set == nil {
-		return nil
+	if _, set := e.effective(); set != nil {
+		return set.Config
 	}
-	return e.set.Config
+	return nil
 }
 
 // configChanged signals after each setConfig.

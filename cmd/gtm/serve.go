@@ -154,8 +154,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if cfg.State.Backend != "redis" && sync.path != "" {
 		apiStore = durableStore{Store: st, s: sync}
 	}
-	web.HandleDrains(apiStore)
-	web.HandleEdits(apiStore, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth})
+	web.HandleDrains(apiStore, eng.config)
+	web.HandleEdits(apiStore, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth, MaxConcurrent: cfg.API.MaxConcurrentEdits})
 	web.HandleExplain(explainer(dns, eng))
 	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {

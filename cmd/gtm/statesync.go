@@ -255,6 +255,19 @@ func (s *syncer) Run(ctx context.Context) error {
 				changes = nil // the feed ended with ctx; the ticker carries on
 				goto wait
 			}
+			if c.What != store.WhatResults {
+				// A configuration change is read at once, but a storm
+				// of edits must not rebuild the snapshot back to back
+				// (each rebuild costs with the size of every zone):
+				// idle at least as long as the last sync took.
+				if at := last.Add(cost); time.Until(at) > 0 {
+					if due.IsZero() || at.Before(due) {
+						due = at
+						later.Reset(time.Until(at))
+					}
+					goto wait
+				}
+			}
 			if c.What == store.WhatResults {
 				// A verdict change (to or from down) is read at once, up
 				// to one sync per urgentGap in a mass outage.

@@ -21,37 +21,55 @@ import (
 	"github.com/miekg/dns"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// build is one binary built once per test process.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// Binary builds ./cmd/gtm once per test process and returns its path.
+var raceBuild, plainBuild build
+
+// Binary builds ./cmd/gtm (with -race) once per test process and returns
+// its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return raceBuild.get(t, "-race")
+}
+
+// PlainBinary builds ./cmd/gtm without -race, as it ships, once per test
+// process: for tests that measure the process's memory, which the race
+// detector's shadow memory would multiply several times.
+func PlainBinary(t testing.TB) string {
+	t.Helper()
+	return plainBuild.get(t)
+}
+
+func (b *build) get(t testing.TB, flags ...string) string {
+	t.Helper()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "gtm-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "gtm")
+		b.path = filepath.Join(dir, "gtm")
 		root, err := moduleRoot()
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/gtm")
+		args := append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/gtm")
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 func moduleRoot() (string, error) {
@@ -89,8 +107,14 @@ type Proc struct {
 // and HTTP listen. The process is stopped at the end of the test.
 func Start(t testing.TB, cfg string, extra ...string) *Proc {
 	t.Helper()
+	return StartBinary(t, Binary(t), cfg, extra...)
+}
+
+// StartBinary is Start with the gtm binary at bin (PlainBinary).
+func StartBinary(t testing.TB, bin, cfg string, extra ...string) *Proc {
+	t.Helper()
 	args := append([]string{"serve", "--config", cfg, "--log-level", "debug"}, extra...)
-	return start(t, exec.Command(Binary(t), args...))
+	return start(t, exec.Command(bin, args...))
 }
 
 // StartWithFileLimit is Start with the process's open file limit, soft
@@ -184,6 +208,9 @@ func (p *Proc) Log() string {
 	defer p.mu.Unlock()
 	return strings.Join(p.raw, "\n")
 }
+
+// PID is the process's id (for /proc/PID/status in memory watchdogs).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig syscall.Signal) {
