@@ -152,6 +152,7 @@ func (h *edits) weight(r *http.Request) int64 {
 func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
 	m := h.s.metrics
 	return func(w http.ResponseWriter, r *http.Request, who string) {
+		arrived := time.Now() // the request's header was just read
 		if r.ContentLength > maxEditBody {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body above %d bytes", maxEditBody))
 			return
@@ -180,6 +181,12 @@ func (h *edits) slot(f func(http.ResponseWriter, *http.Request, string)) func(ht
 			h.slots.Release(n)
 		}()
 		if dl, ok := ctx.Deadline(); ok {
+			// The body must arrive by the edit's deadline, and never later
+			// than the server's own read timeout allows (a slow body is
+			// closed at api.read_timeout, slot or not).
+			if rd := arrived.Add(h.s.Limits.withDefaults().ReadTimeout); rd.Before(dl) {
+				dl = rd
+			}
 			_ = http.NewResponseController(w).SetReadDeadline(dl)
 		}
 		f(w, r.WithContext(ctx), who)

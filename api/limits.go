@@ -1,11 +1,16 @@
 package api
 
 import (
+	"crypto/tls"
+	"syscall"
+
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -93,12 +98,32 @@ type connTracker struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]*connInfo
+	// recheck is a look for a victim scheduled at recheckAt, when a
+	// grace ends (nil: none).
+	recheck   *time.Timer
+	recheckAt time.Time
 }
 
 type connInfo struct {
 	idle  bool
 	since time.Time
+	// fresh: accepted, no request read yet.
+	fresh bool
 }
+
+// newGrace and idleGrace are how long a connection must have been silent,
+// since it was accepted or since its last response, before a full cap may
+// close it. A client sends its request as soon as it connects, and reuses
+// a keep-alive connection at once when it has more to send: one still
+// silent after that is holding a slot (a slow or idle attacker), while
+// younger ones are real clients in a burst, which must not push each other
+// out (a PUT sent on a connection closed under it fails: it is not
+// retried). newGrace also sets how fast held connections are cleared from
+// a full cap: max_connections per newGrace.
+const (
+	newGrace  = 500 * time.Millisecond
+	idleGrace = 5 * time.Second
+)
 
 func newConnTracker(max int, m *connMetrics) *connTracker {
 	return &connTracker{max: max, metrics: m, conns: map[net.Conn]*connInfo{}}
@@ -109,26 +134,21 @@ func (t *connTracker) hook(c net.Conn, st http.ConnState) {
 	t.mu.Lock()
 	switch st {
 	case http.StateNew:
-		t.conns[c] = &connInfo{idle: true, since: time.Now()}
+		t.conns[c] = &connInfo{idle: true, fresh: true, since: time.Now()}
 		t.metrics.open.Inc()
-		if len(t.conns) >= t.max {
-			var oldest *connInfo
-			for oc, ci := range t.conns {
-				if oc != c && ci.idle && (oldest == nil || ci.since.Before(oldest.since)) {
-					victim, oldest = oc, ci
-				}
-			}
-			if victim != nil {
-				oldest.idle = false // closed once, even if the hook runs again before StateClosed
-			}
-		}
+		victim = t.victimLocked(c)
 	case http.StateActive:
 		if ci := t.conns[c]; ci != nil {
-			ci.idle = false
+			ci.idle, ci.fresh = false, false
 		}
 	case http.StateIdle:
 		if ci := t.conns[c]; ci != nil {
 			ci.idle, ci.since = true, time.Now()
+			if len(t.conns) >= t.max {
+				// Accept is waiting on the cap: this connection may make
+				// room once its grace ends.
+				t.scheduleLocked(ci.since.Add(idleGrace))
+			}
 		}
 	case http.StateHijacked, http.StateClosed:
 		if _, ok := t.conns[c]; ok {
@@ -137,6 +157,77 @@ func (t *connTracker) hook(c net.Conn, st http.ConnState) {
 		}
 	}
 	t.mu.Unlock()
+	t.evict(victim)
+}
+
+// victimLocked picks the connection to close when the cap is full (the
+// one idle the longest, not c), or, when only fresh ones could be, looks
+// again once the youngest grace ends: accept waits meanwhile.
+func (t *connTracker) victimLocked(c net.Conn) net.Conn {
+	if len(t.conns) < t.max {
+		return nil
+	}
+	now := time.Now()
+	var victim net.Conn
+	var oldest *connInfo
+	var graceEnds time.Time
+	for oc, ci := range t.conns {
+		if oc == c || !ci.idle {
+			continue
+		}
+		grace := idleGrace
+		if ci.fresh {
+			grace = newGrace
+		}
+		if now.Sub(ci.since) < grace {
+			if end := ci.since.Add(grace); graceEnds.IsZero() || end.Before(graceEnds) {
+				graceEnds = end
+			}
+			continue
+		}
+		if oldest == nil || ci.since.Before(oldest.since) {
+			if ci.fresh && pending(oc) {
+				// Its request is there, the server has not read it yet
+				// (a busy node): a real client, not one holding a slot.
+				// It turns active, or idle, soon: look again then.
+				if end := now.Add(newGrace); graceEnds.IsZero() || end.Before(graceEnds) {
+					graceEnds = end
+				}
+				continue
+			}
+			victim, oldest = oc, ci
+		}
+	}
+	if victim != nil {
+		oldest.idle = false // closed once, even if the hook runs again before StateClosed
+		return victim
+	}
+	if !graceEnds.IsZero() {
+		t.scheduleLocked(graceEnds)
+	}
+	return nil
+}
+
+// scheduleLocked looks for a victim again at at (at most one look is
+// pending; an earlier one replaces a later one).
+func (t *connTracker) scheduleLocked(at time.Time) {
+	if t.recheck != nil && !t.recheckAt.After(at) {
+		return
+	}
+	if t.recheck != nil {
+		t.recheck.Stop()
+	}
+	t.recheckAt = at
+	t.recheck = time.AfterFunc(time.Until(at)+time.Millisecond, func() {
+		t.mu.Lock()
+		t.recheck = nil
+		v := t.victimLocked(nil)
+		t.mu.Unlock()
+		t.evict(v)
+	})
+}
+
+func (t *connTracker) evict(victim net.Conn) {
 	if victim != nil {
 		t.metrics.evicted.Inc()
 		victim.Close()
@@ -166,4 +257,26 @@ func (w *rareWriter) Write(p []byte) (int, error) {
 	w.mu.Unlock()
 	w.log.Warn().Int("held_back", n).Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// pending says whether c's socket holds bytes not read yet (MSG_PEEK): a
+// client that sent its request. Errors read as no.
+func pending(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	var buf [1]byte
+	_ = rc.Control(func(fd uintptr) {
+		n, _, _ = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	})
+	return n > 0
 }

@@ -276,7 +276,7 @@ func TestServeSurvivesEditStorm(t *testing.T) {
 	peak := rss.end()
 	if _, metrics, err := p.Get("/metrics"); err == nil {
 		for _, l := range strings.Split(metrics, "\n") {
-			if strings.HasPrefix(l, "go_memstats_heap_inuse_bytes") || strings.HasPrefix(l, "go_memstats_heap_sys_bytes") || strings.HasPrefix(l, "go_memstats_alloc_bytes_total") || strings.HasPrefix(l, "go_goroutines") || strings.HasPrefix(l, "gtm_state_sync_seconds_count") {
+			if strings.HasPrefix(l, "go_memstats_heap_inuse_bytes") || strings.HasPrefix(l, "go_memstats_heap_sys_bytes") || strings.HasPrefix(l, "go_memstats_alloc_bytes_total") || strings.HasPrefix(l, "go_goroutines") || strings.HasPrefix(l, "gtm_state_sync_seconds_count") || strings.HasPrefix(l, "gtm_api_conn") {
 				t.Log(l)
 			}
 		}
