@@ -121,7 +121,7 @@ type connInfo struct {
 // retried). newGrace also sets how fast held connections are cleared from
 // a full cap: max_connections per newGrace.
 const (
-	newGrace  = 500 * time.Millisecond
+	newGrace  = time.Second
 	idleGrace = 5 * time.Second
 )
 
