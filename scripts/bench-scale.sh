@@ -82,6 +82,12 @@ count() {
   *) echo "$1" ;;
   esac
 }
+# human 1000 -> 1k, 1000000 -> 1M
+human() {
+  if (($1 >= 1000000 && $1 % 1000000 == 0)); then echo "$(($1 / 1000000))M"
+  elif (($1 >= 1000 && $1 % 1000 == 0)); then echo "$(($1 / 1000))k"
+  else echo "$1"; fi
+}
 cells=()
 for s in $sizes; do
   [[ $s =~ ^[0-9]+[kM]?:[0-9]+[kM]?$ ]] || die "SIZES: '$s' is not RECORDS:SERVICES (e.g. 100k:10)"
@@ -276,7 +282,7 @@ unstart() { # unstart PID: stop it and forget it
 # --- the matrix ------------------------------------------------------------------
 rows=$work/rows.md
 : >"$rows"
-echo "bench-scale: cells (records:services): ${cells[*]}; idle ${idle}s, dnsperf ${dur}s; gtm $rev, knot $kver" >&2
+echo "bench-scale: cells (records:services): $sizes; idle ${idle}s, dnsperf ${dur}s; gtm $rev, knot $kver" >&2
 for c in "${cells[@]}"; do
   nrec=${c%%:*} nsvc=${c##*:}
   cell=$work/cell
@@ -377,7 +383,7 @@ for c in "${cells[@]}"; do
   unstart "$kpid"
   for s in gtm knot; do
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-      "$nrec" "$nsvc" "$s" "${R[$s.check]}" "${R[$s.startup]}" "${R[$s.rss]}" "${R[$s.hwm]}" "${R[$s.idle]}" \
+      "$(human "$nrec")" "$(human "$nsvc")" "$s" "${R[$s.check]}" "${R[$s.startup]}" "${R[$s.rss]}" "${R[$s.hwm]}" "${R[$s.idle]}" \
       "${R[$s.www]}" "${R[$s.svc]}" "${R[$s.reload]}" "${R[$s.rpeak]}" "${R[$s.change]}" | tee -a "$rows" >&2
   done
   unset R
