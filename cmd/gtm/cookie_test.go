@@ -180,6 +180,9 @@ func TestCookieSecretInRedis(t *testing.T) {
 	r := redistest.Start(t)
 	w := newWorld(t, fmt.Sprintf("{addrs: [%q]}", r.Addr), "eu", "us")
 	eu, us := w.nodes["eu"], w.nodes["us"]
+	// The store's secret is read in the background, right after start.
+	eu.WaitLog(10*time.Second, "dns cookies: new shared secret in use")
+	us.WaitLog(10*time.Second, "dns cookies: new shared secret in use")
 	rc, fromEU := cookieExchange(t, eu, "0102030405060708")
 	if rc != dns.RcodeSuccess || len(fromEU) != 48 {
 		t.Fatalf("eu: rcode %d cookie %q", rc, fromEU)

@@ -70,9 +70,11 @@ func newCookieKeeper(ctx context.Context, cfg *zones.Config, st store.Store, log
 		if k.secrets, err = dnsserver.NewCookieSecrets(nil, nil); err != nil {
 			return nil, err
 		}
-		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		k.refresh(sctx)
+		// The store's secret is read by run, in the background: a node
+		// started while Redis is away must answer at once (from its
+		// snapshot), and a random secret serves until then (a cookie of
+		// another node is then answered as any unknown cookie is, with a
+		// fresh one of ours).
 		return k, nil
 	}
 	if k.secrets, err = dnsserver.NewCookieSecrets(nil, nil); err != nil {
@@ -116,21 +118,42 @@ func (k *cookieKeeper) refresh(ctx context.Context) {
 	}
 }
 
+// cookieRetryEvery is how often a node that has not read the shared
+// secret from the store yet tries again.
+const cookieRetryEvery = 2 * time.Second
+
+func (k *cookieKeeper) refreshFor(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	k.refresh(sctx)
+}
+
 // run refreshes the secrets until ctx ends.
 func (k *cookieKeeper) run(ctx context.Context) error {
 	if k.file == "" && k.st == nil {
 		return nil
 	}
-	t := time.NewTicker(cookieRefreshEvery)
+	every := cookieRefreshEvery
+	if k.st != nil {
+		// Read the shared secret at once, and retry quickly until it has
+		// been read: until then this node's cookies are its own.
+		k.refreshFor(ctx)
+		if k.cur == nil {
+			every = cookieRetryEvery
+		}
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			k.refresh(sctx)
-			cancel()
+			k.refreshFor(ctx)
+			if every == cookieRetryEvery && k.cur != nil {
+				every = cookieRefreshEvery
+				t.Reset(every)
+			}
 		}
 	}
 }
