@@ -787,7 +787,7 @@ func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32
 		if rr.Header().Rrtype != dns.TypeSOA {
 			continue
 		}
-		if out, ok := replaceSerial(text, z.Pos[i].Line, sent, next); ok {
+		if out, ok := replaceSerial(text, z.PosAt(i).Line, sent, next); ok {
 			return out, next, sent
 		}
 	}

@@ -25,14 +25,11 @@ func bigSet(tb testing.TB, records, services int) *zones.Set {
 	}
 	soa := &dns.SOA{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
 		Ns: "ns1.example.com.", Mbox: "h.example.com.", Serial: 1, Refresh: 2, Retry: 3, Expire: 4, Minttl: 5}
-	z := &zones.Zone{Origin: "example.com.", SOA: soa, Records: make([]dns.RR, 0, records+2), Pos: make([]zones.Pos, 0, records+2)}
+	z := &zones.Zone{Origin: "example.com.", SOA: soa, Records: make([]dns.RR, 0, records+2)}
 	z.Records = append(z.Records, soa, &dns.NS{Hdr: dns.RR_Header{Name: "example.com.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 300}, Ns: "ns1.example.com."})
 	for i := range records {
 		ip := net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).To4()
 		z.Records = append(z.Records, &dns.A{Hdr: dns.RR_Header{Name: fmt.Sprintf("h%d.example.com.", i), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: ip})
-	}
-	for range z.Records {
-		z.Pos = append(z.Pos, zones.Pos{File: "x.zone", Line: 1})
 	}
 	set, err := zones.NewSet(cfg, []*zones.Zone{z})
 	if err != nil {
