@@ -1,8 +1,11 @@
 package zones
 
 import (
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // TestLineIndexOnDemand: a valid config does not keep its line index, yet
@@ -37,5 +40,31 @@ func TestLineIndexOnDemand(t *testing.T) {
 	var code Config
 	if e := code.errAt("services[0]", "x"); e.Line != 0 {
 		t.Errorf("a Config built in code names line %d", e.Line)
+	}
+}
+
+// TestARecordsCompact: A records keep their address in 4 bytes, and still
+// print, pack and compare as before.
+func TestARecordsCompact(t *testing.T) {
+	z, errs := ParseZoneText("example.com.", "t.zone", []byte("@ 300 IN SOA ns1 h 1 2 3 4 5\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.53\n"))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	a := z.Records[2].(*dns.A)
+	if len(a.A) != 4 || a.A.String() != "192.0.2.53" {
+		t.Fatalf("A address %v in %d bytes, want 192.0.2.53 in 4", a.A, len(a.A))
+	}
+	if !dns.IsDuplicate(a, &dns.A{Hdr: a.Hdr, A: net.ParseIP("192.0.2.53")}) {
+		t.Error("a 4-byte and a 16-byte form of one address are not duplicates")
+	}
+	m := new(dns.Msg)
+	m.Answer = []dns.RR{a}
+	wire, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back dns.Msg
+	if err := back.Unpack(wire); err != nil || back.Answer[0].(*dns.A).A.String() != "192.0.2.53" {
+		t.Errorf("packed and unpacked: %v %v", back.Answer, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -119,8 +120,12 @@ func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, Erro
 	zp := dns.NewZoneParser(bytes.NewReader(text), origin, file)
 	zp.SetIncludeAllowed(allowInclude)
 	pt := &posTracker{file: file, main: text}
+	var v4s ipv4Arena
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
+		if a, ok := rr.(*dns.A); ok {
+			a.A = v4s.compact(a.A)
+		}
 		z.Records = append(z.Records, rr)
 		z.addPos(pt.pos(zp))
 	}
@@ -137,6 +142,29 @@ func parseZone(origin, file string, r io.Reader, allowInclude bool) (*Zone, Erro
 		return nil, errs
 	}
 	return z, nil
+}
+
+// ipv4Arena hands out 4-byte addresses from shared chunks. miekg/dns
+// parses an A record's address with net.ParseIP, which keeps it in 16
+// bytes (IPv4-mapped) of its own; in chunks of 1024, 4 bytes each: 12 MB
+// less for a million A records. (One 4-byte allocation each would not
+// do: the tiny allocator packs it with the parser's garbage, whose
+// 16-byte block it then keeps alive.) Packing (To4), printing and
+// IsDuplicate (Equal) read both forms alike.
+type ipv4Arena struct{ free []byte }
+
+func (a *ipv4Arena) compact(ip net.IP) net.IP {
+	v4 := ip.To4()
+	if v4 == nil || len(ip) == net.IPv4len {
+		return ip
+	}
+	if len(a.free) < net.IPv4len {
+		a.free = make([]byte, 1024*net.IPv4len)
+	}
+	out := net.IP(a.free[:net.IPv4len:net.IPv4len])
+	a.free = a.free[net.IPv4len:]
+	copy(out, v4)
+	return out
 }
 
 // recordLines counts the lines of a master file that can begin a record
