@@ -234,15 +234,12 @@ func buildZone(zz *zones.Zone) *zone {
 	var big map[*rrset]map[string]int
 	for i, rr := range zz.Records {
 		h := rr.Header()
-		n := z.ensure(h.Name)
-		set := n.get(h.Rrtype)
-		if set == nil {
-			// A lone record (most of a large zone) is a view of the
-			// zone's slice, capacity 1: a second record appended makes
-			// the rrset a slice of its own, so the zone's slice, shared
-			// with every snapshot of this configuration, is never
-			// written.
-			n.rrsets = append(n.rrsets, &rrset{typ: h.Rrtype, n: 1, all: zz.Records[i : i+1 : i+1]})
+		// A lone record (most of a large zone) is a view of the zone's
+		// slice, capacity 1: a second record appended makes the rrset a
+		// slice of its own, so the zone's slice, shared with every
+		// snapshot of this configuration, is never written.
+		set, fresh := z.ensureFor(zz.Records, i)
+		if fresh {
 			continue
 		}
 		if j := dup(set, rr, &big); j >= 0 {
@@ -357,7 +354,44 @@ func (z *zone) ensure(name string) *node {
 	if n, ok := z.nodes[name]; ok {
 		return n
 	}
-	n := &node{name: name}
+	return z.add(&node{name: name})
+}
+
+// recordNode is a node allocated with its first rrset and the one-element
+// array its rrsets start in: 96 bytes in one allocation instead of 64, 32
+// and 8 in three, for the name of each record of a large zone.
+type recordNode struct {
+	n    node
+	set  rrset
+	sets [1]*rrset
+}
+
+// ensureFor returns the node for rr's owner name and its rrset of rr's
+// type, creating them (and empty non-terminals) as needed; fresh is true
+// when the rrset was created with rr, at index i of the zone's records,
+// as its only record (a view of records, see buildZone).
+func (z *zone) ensureFor(records []dns.RR, i int) (set *rrset, fresh bool) {
+	h := records[i].Header()
+	n, ok := z.nodes[h.Name]
+	if !ok {
+		rn := &recordNode{n: node{name: h.Name}}
+		rn.set = rrset{typ: h.Rrtype, n: 1, all: records[i : i+1 : i+1]}
+		rn.sets[0] = &rn.set
+		rn.n.rrsets = rn.sets[:1:1]
+		z.add(&rn.n)
+		return &rn.set, true
+	}
+	if set := n.get(h.Rrtype); set != nil {
+		return set, false
+	}
+	set = &rrset{typ: h.Rrtype, n: 1, all: records[i : i+1 : i+1]}
+	n.rrsets = append(n.rrsets, set)
+	return set, true
+}
+
+// add enters n, and the empty non-terminals between it and the apex.
+func (z *zone) add(n *node) *node {
+	name := n.name
 	z.nodes[name] = n
 	for p := name; p != z.origin; {
 		i := strings.IndexByte(p, '.')
