@@ -11,8 +11,9 @@
 # prober, the API and DNS on free loopback ports. The script waits for the
 # log line "serving", sleeps SETTLE seconds (10), and prints VmRSS and VmHWM
 # (the peak) from /proc/PID/status. With RELOAD=1 it then sends SIGHUP, waits
-# for the reload to finish (the log line "reloaded" or RELOAD_WAIT s), and
-# prints VmHWM again: the peak of a reload holding two configurations.
+# for the reload to end (the log line "configuration reloaded" or "reload
+# refused", or RELOAD_WAIT s), 2 s more, and prints VmRSS and VmHWM again:
+# the peak of a reload, which holds two configurations at once.
 # Only the gtm process this script started is killed, by its PID.
 #
 # Env: SETTLE=10  RELOAD=0  RELOAD_WAIT=120  GTM=path (a prebuilt binary)
