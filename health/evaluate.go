@@ -105,15 +105,20 @@ func layout(st *Status, in Input) (refs []endpointRef, base []int) {
 			FailOpen:  svc.FailsOpen(),
 			Endpoints: make([]EndpointStatus, 0, len(svc.Endpoints)),
 		}
-		idx := make(map[string]int, len(svc.Endpoints))
+		var idx map[string]int // only for large services: see endpointIndex
+		if len(svc.Endpoints) > smallService {
+			idx = make(map[string]int, len(svc.Endpoints))
+		}
 		for _, ep := range svc.Endpoints {
 			if ep == nil {
 				continue
 			}
-			if _, dup := idx[ep.Name]; dup {
+			if dupEndpoint(idx, ss.Endpoints, ep.Name) {
 				continue
 			}
-			idx[ep.Name] = len(ss.Endpoints)
+			if idx != nil {
+				idx[ep.Name] = len(ss.Endpoints)
+			}
 			ss.Endpoints = append(ss.Endpoints, EndpointStatus{
 				Service:  svc.Name,
 				Endpoint: ep.Name,
@@ -133,10 +138,27 @@ func layout(st *Status, in Input) (refs []endpointRef, base []int) {
 			refs = append(refs, endpointRef{st: &ss.Endpoints[ei], checked: svc.Check != nil, interval: interval})
 		}
 		st.svcIndex[svc.Name] = len(st.services)
-		st.epIndex[svc.Name] = idx
+		if idx != nil {
+			st.epIndex[svc.Name] = idx
+		}
 		st.services = append(st.services, ss)
 	}
 	return refs, base
+}
+
+// dupEndpoint reports whether name is among the endpoints laid out so
+// far: in idx when there is one, else in eps.
+func dupEndpoint(idx map[string]int, eps []EndpointStatus, name string) bool {
+	if idx != nil {
+		_, dup := idx[name]
+		return dup
+	}
+	for i := range eps {
+		if eps[i].Endpoint == name {
+			return true
+		}
+	}
+	return false
 }
 
 // proberAcc gathers what the results say about one prober.
@@ -208,11 +230,11 @@ func collect(st *Status, in Input, refs []endpointRef, base []int) map[string]*p
 			p.control = append(p.control, r)
 			continue
 		}
-		ei, ok := st.epIndex[r.Service][r.Endpoint]
+		si, ei, ok := st.endpointIndex(r.Service, r.Endpoint)
 		if !ok {
 			continue // an endpoint no longer configured
 		}
-		ri := base[st.svcIndex[r.Service]] + ei
+		ri := base[si] + ei
 		target[i] = int32(ri)
 		counts[ri]++
 	}

@@ -17,11 +17,14 @@ import (
 type Status struct {
 	at       time.Time
 	services []ServiceStatus
-	svcIndex map[string]int            // service name -> index in services
-	epIndex  map[string]map[string]int // service -> endpoint -> index in its Endpoints
-	regions  map[string]RegionStatus
-	zones    map[zoneKey]ZoneStatus
-	probers  []ProberStatus // sorted by ID
+	svcIndex map[string]int // service name -> index in services
+	// epIndex maps service -> endpoint -> index in its Endpoints, for
+	// services of more than smallService endpoints; the others are
+	// scanned (see endpointIndex).
+	epIndex map[string]map[string]int
+	regions map[string]RegionStatus
+	zones   map[zoneKey]ZoneStatus
+	probers []ProberStatus // sorted by ID
 	// next is when the first fresh result goes stale (zero: none is
 	// fresh): until then, the same inputs evaluate to the same Status.
 	next time.Time
@@ -172,10 +175,8 @@ func (s *Status) At() time.Time {
 // names filled in: Unknown and usable.
 func (s *Status) Endpoint(service, endpoint string) EndpointStatus {
 	if s != nil {
-		if eps, ok := s.epIndex[service]; ok {
-			if i, ok := eps[endpoint]; ok {
-				return s.services[s.svcIndex[service]].Endpoints[i]
-			}
+		if si, ei, ok := s.endpointIndex(service, endpoint); ok {
+			return s.services[si].Endpoints[ei]
 		}
 	}
 	return EndpointStatus{Service: service, Endpoint: endpoint}
@@ -187,15 +188,11 @@ func (s *Status) Usable(service, endpoint string) bool {
 	if s == nil {
 		return true
 	}
-	eps, ok := s.epIndex[service]
+	si, ei, ok := s.endpointIndex(service, endpoint)
 	if !ok {
 		return true
 	}
-	i, ok := eps[endpoint]
-	if !ok {
-		return true
-	}
-	return s.services[s.svcIndex[service]].Endpoints[i].Usable()
+	return s.services[si].Endpoints[ei].Usable()
 }
 
 // AllDown reports whether a configured service has no usable endpoint.
@@ -288,6 +285,32 @@ func (s *Status) Probers() []ProberStatus {
 	return slices.Clone(s.probers)
 }
 
+// smallService is the number of endpoints up to which a service's
+// endpoints are found by scanning them rather than through a map: as
+// fast, and a map per service is about 200 bytes (2 MB for 10,000
+// services, in each Status kept).
+const smallService = 8
+
+// endpointIndex finds an endpoint: its service's index in services and
+// its index in that service's Endpoints. The first of duplicates wins, as
+// in layout.
+func (s *Status) endpointIndex(service, endpoint string) (si, ei int, ok bool) {
+	si, ok = s.svcIndex[service]
+	if !ok {
+		return 0, 0, false
+	}
+	if m := s.epIndex[service]; m != nil {
+		ei, ok = m[endpoint]
+		return si, ei, ok
+	}
+	for i := range s.services[si].Endpoints {
+		if s.services[si].Endpoints[i].Endpoint == endpoint {
+			return si, i, true
+		}
+	}
+	return 0, 0, false
+}
+
 // zoneKey identifies an availability zone; a struct key keeps Zone lookups
 // free of allocations.
 type zoneKey struct{ region, zone string }
@@ -295,7 +318,7 @@ type zoneKey struct{ region, zone string }
 // configured reports whether the endpoint is in the config this Status was
 // computed from.
 func (s *Status) configured(service, endpoint string) bool {
-	_, ok := s.epIndex[service][endpoint]
+	_, _, ok := s.endpointIndex(service, endpoint)
 	return ok
 }
 

@@ -123,11 +123,12 @@ func (s *Snapshot) resolve(nb []byte, owner string, w *walk, depth int) {
 			if !ok {
 				break // nothing exists below a missing name
 			}
-			if n.cut != nil && !(i == 0 && q.Type == dns.TypeDS) {
+			if n.cut && !(i == 0 && q.Type == dns.TypeDS) {
 				if depth == 0 {
+					cut := n.cutSet()
 					r.Authoritative = false
-					r.Ns = append(r.Ns, n.cut.rrs...)
-					r.Extra = append(r.Extra, n.cut.extra...)
+					r.Ns = append(r.Ns, cut.records()...)
+					r.Extra = append(r.Extra, cut.extra()...)
 				}
 				return
 			}
@@ -178,8 +179,8 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, w *wal
 			return
 		}
 	}
-	if n.cname != nil && qt != dns.TypeCNAME {
-		cn := n.cname.rrs[0]
+	if n.cname && qt != dns.TypeCNAME {
+		cn := n.cnameSet().all[0]
 		for _, prev := range r.Answer {
 			if prev.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(prev.Header().Name, owner) {
 				return // a loop: this name's CNAME is answered already
@@ -217,13 +218,13 @@ func (s *Snapshot) answerNode(z *zone, n *node, owner string, synth bool, w *wal
 		return
 	}
 	if synth {
-		for _, rr := range set.rrs {
+		for _, rr := range set.records() {
 			r.Answer = append(r.Answer, synthesize(rr, owner))
 		}
 	} else {
-		r.Answer = append(r.Answer, set.rrs...)
+		r.Answer = append(r.Answer, set.records()...)
 	}
-	r.Extra = append(r.Extra, set.extra...)
+	r.Extra = append(r.Extra, set.extra()...)
 }
 
 func famIndex(t uint16) int {

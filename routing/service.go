@@ -116,7 +116,9 @@ func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule, u
 			}
 		}
 		fam := &svc.fam[f]
-		for _, g := range s.groupEndpoints(cfg, eps) {
+		sets := s.groupEndpoints(cfg, eps)
+		fam.all = make([]groupCount, 0, len(sets))
+		for _, g := range sets {
 			n := 0
 			for _, e := range g.eps {
 				if slices.Contains(usable, e) {
@@ -130,7 +132,11 @@ func (s *Snapshot) buildService(cfg *zones.Service, h Health, rules []GeoRule, u
 			// our view of health may be what is broken.
 			usable, fam.failedOpen = eps, true
 		}
-		for _, g := range s.groupEndpoints(cfg, usable) {
+		sets = s.groupEndpoints(cfg, usable)
+		if len(sets) > 0 {
+			fam.groups = make([]group, 0, len(sets))
+		}
+		for _, g := range sets {
 			fam.groups = append(fam.groups, newGroup(cfg, g.key, g.region, g.eps))
 		}
 	}
@@ -188,8 +194,21 @@ func newGroup(cfg *zones.Service, key string, region int, eps []*zones.Endpoint)
 	}
 	n := min(cfg.Answers, len(eps))
 	g.rots = make([][]dns.RR, len(eps))
-	for i := range eps {
-		g.rots[i] = rotation(rrs, eps, i, n)
+	if n == 1 {
+		// Each answer is one endpoint's record: views of rrs (capacity
+		// 1), no array per rotation.
+		for i := range rrs {
+			g.rots[i] = rrs[i : i+1 : i+1]
+		}
+	} else {
+		// All rotations in one array, each capped so none can grow
+		// into the next.
+		buf := make([]dns.RR, 0, len(eps)*n)
+		for i := range eps {
+			start := len(buf)
+			buf = append(buf, rotation(rrs, eps, i, n)...)
+			g.rots[i] = buf[start:len(buf):len(buf)]
+		}
 	}
 	g.cum = make([]uint64, len(eps))
 	for i, e := range eps {

@@ -70,23 +70,52 @@ type zone struct {
 // node is one owner name. A node with no rrsets and no service is an empty
 // non-terminal: it exists (NODATA, not NXDOMAIN) and blocks wildcards
 // beneath it (RFC 4592 §2.2.2).
+//
+// A zone holds one node per name and one rrset per name and type, so
+// their sizes count per record: node is 56 bytes (a 64-byte allocation),
+// rrset 32, and a lone record's rrset points into the zone's record slice
+// instead of a slice of its own (see buildZone).
 type node struct {
 	name   string
 	rrsets []*rrset
-	cname  *rrset
-	cut    *rrset // NS below the apex: a delegation
-	wild   *node  // the "*" child, if any
+	wild   *node // the "*" child, if any
 	// svc is the index + 1 in Snapshot.services of the service this
 	// name is (0: none).
 	svc int32
+	// cname says the node has a CNAME rrset, cut an NS rrset below the
+	// apex (a delegation): see cnameSet and cutSet.
+	cname, cut bool
 }
 
 type rrset struct {
 	typ uint16
-	rrs []dns.RR
-	// extra is additional-section data (RFC 1035 §3.3): addresses of the
+	// n is the number of records: all[:n] (records). all[n:] is
+	// additional-section data (RFC 1035 §3.3, extra): addresses of the
 	// NS, MX and SRV targets we hold, or glue for a referral.
-	extra []dns.RR
+	n   int32
+	all []dns.RR
+}
+
+// records is the rrset's records.
+func (s *rrset) records() []dns.RR { return s.all[:s.n] }
+
+// extra is the rrset's additional-section data.
+func (s *rrset) extra() []dns.RR { return s.all[s.n:] }
+
+// cnameSet is the node's CNAME rrset, or nil.
+func (n *node) cnameSet() *rrset {
+	if !n.cname {
+		return nil
+	}
+	return n.get(dns.TypeCNAME)
+}
+
+// cutSet is the NS rrset of a delegation at the node, or nil.
+func (n *node) cutSet() *rrset {
+	if !n.cut {
+		return nil
+	}
+	return n.get(dns.TypeNS)
 }
 
 func (n *node) get(t uint16) *rrset {
@@ -132,6 +161,14 @@ func Build(set *zones.Set, in Inputs) *Snapshot {
 		// endpoints and rules are unchanged.
 		s.zones = prev.zones
 		prevServices = prev.services
+	} else if prev != nil && sameTrees(prev.Set, set) {
+		// A new configuration with the same zones (the very same
+		// records) and the same service names in the same order: an
+		// edit of a service, or the configuration in force rebuilt from
+		// unchanged files. The zone trees would come out identical; a
+		// million-record zone is 150 MB and seconds of work, so they are
+		// shared. The services are built anew.
+		s.zones = prev.zones
 	} else {
 		for _, zz := range set.Zones {
 			s.zones[zz.Origin] = buildZone(zz)
@@ -161,6 +198,27 @@ func Build(set *zones.Set, in Inputs) *Snapshot {
 	return s
 }
 
+// sameTrees reports whether a and b give the same zone trees: the same
+// *zones.Zone values (immutable, so the same records) in the same order,
+// and the same service names in the same order (a service node holds its
+// index). Nothing else goes into a tree.
+func sameTrees(a, b *zones.Set) bool {
+	if a == nil || b == nil || len(a.Zones) != len(b.Zones) || len(a.Config.Services) != len(b.Config.Services) {
+		return false
+	}
+	for i, z := range a.Zones {
+		if b.Zones[i] != z {
+			return false
+		}
+	}
+	for i, svc := range a.Config.Services {
+		if b.Config.Services[i].Name != svc.Name {
+			return false
+		}
+	}
+	return true
+}
+
 // service returns the service n is, or nil.
 func (s *Snapshot) service(n *node) *service {
 	if n.svc == 0 {
@@ -170,49 +228,59 @@ func (s *Snapshot) service(n *node) *service {
 }
 
 func buildZone(zz *zones.Zone) *zone {
-	z := &zone{origin: zz.Origin, nodes: make(map[string]*node, len(zz.Records)/2+1)}
+	z := &zone{origin: zz.Origin, nodes: make(map[string]*node, ownerRuns(zz.Records)+1)}
 	// Duplicate records collapse, as RFC 2181 §5 asks. Most RRsets hold a
 	// few records, compared pairwise; a large one gets a set of keys.
 	var big map[*rrset]map[string]int
-	for _, rr := range zz.Records {
+	for i, rr := range zz.Records {
 		h := rr.Header()
-		n := z.ensure(h.Name)
-		set := n.get(h.Rrtype)
-		if set == nil {
-			set = &rrset{typ: h.Rrtype}
-			n.rrsets = append(n.rrsets, set)
+		// A lone record (most of a large zone) is a view of the zone's
+		// slice, capacity 1: a second record appended makes the rrset a
+		// slice of its own, so the zone's slice, shared with every
+		// snapshot of this configuration, is never written.
+		set, fresh := z.ensureFor(zz.Records, i)
+		if fresh {
+			continue
 		}
-		if i := dup(set, rr, &big); i >= 0 {
+		if j := dup(set, rr, &big); j >= 0 {
 			// The same record twice: keep one, with the lower TTL so
 			// that the RRset's TTL (the lowest, below) is as before.
-			if h.Ttl < set.rrs[i].Header().Ttl {
-				set.rrs[i] = rr
+			if h.Ttl < set.all[j].Header().Ttl {
+				if len(set.all) == 1 {
+					set.all = []dns.RR{rr} // a view of zz.Records: never written
+				} else {
+					set.all[j] = rr
+				}
 			}
 			continue
 		}
-		set.rrs = append(set.rrs, rr)
+		set.all = append(set.all, rr)
+		set.n++
 	}
 	for _, n := range z.nodes {
 		// RFC 2181 §5.2: all records of an RRset share one TTL; use the lowest.
 		for _, set := range n.rrsets {
-			minTTL := set.rrs[0].Header().Ttl
-			for _, rr := range set.rrs {
+			if len(set.all) < 2 {
+				continue // alone (and maybe a view of zz.Records)
+			}
+			minTTL := set.all[0].Header().Ttl
+			for _, rr := range set.all {
 				minTTL = min(minTTL, rr.Header().Ttl)
 			}
-			for i, rr := range set.rrs {
+			for i, rr := range set.all {
 				if rr.Header().Ttl != minTTL {
 					// Records are shared with earlier snapshots that may be
 					// answering right now: change a copy, never the original.
 					c := dns.Copy(rr)
 					c.Header().Ttl = minTTL
-					set.rrs[i] = c
+					set.all[i] = c
 				}
 			}
 		}
 		sort.Slice(n.rrsets, func(i, j int) bool { return n.rrsets[i].typ < n.rrsets[j].typ })
-		n.cname = n.get(dns.TypeCNAME)
-		if ns := n.get(dns.TypeNS); ns != nil && n.name != z.origin {
-			n.cut = ns
+		n.cname = n.get(dns.TypeCNAME) != nil
+		if n.get(dns.TypeNS) != nil && n.name != z.origin {
+			n.cut = true
 			z.hasCuts = true
 		}
 	}
@@ -224,6 +292,20 @@ func buildZone(zz *zones.Zone) *zone {
 	return z
 }
 
+// ownerRuns counts the runs of records with one owner name: an upper
+// bound of the names rrs hold (they are written grouped by name, so
+// usually exact), to size the node map once. Empty non-terminals come on
+// top; there are few.
+func ownerRuns(rrs []dns.RR) int {
+	n, last := 0, ""
+	for _, rr := range rrs {
+		if name := rr.Header().Name; n == 0 || name != last {
+			n, last = n+1, name
+		}
+	}
+	return n
+}
+
 // pairwise is the RRset size up to which duplicates are found by
 // comparing records; beyond it, by their text.
 const pairwise = 16
@@ -231,8 +313,8 @@ const pairwise = 16
 // dup returns the index in set of a record rr duplicates (all but the
 // TTL), or -1.
 func dup(set *rrset, rr dns.RR, big *map[*rrset]map[string]int) int {
-	if len(set.rrs) < pairwise {
-		for i, o := range set.rrs {
+	if len(set.all) < pairwise {
+		for i, o := range set.all {
 			if dns.IsDuplicate(o, rr) {
 				return i
 			}
@@ -244,8 +326,8 @@ func dup(set *rrset, rr dns.RR, big *map[*rrset]map[string]int) int {
 	}
 	keys := (*big)[set]
 	if keys == nil {
-		keys = make(map[string]int, len(set.rrs)*2)
-		for i, o := range set.rrs {
+		keys = make(map[string]int, len(set.all)*2)
+		for i, o := range set.all {
 			keys[dupKey(o)] = i
 		}
 		(*big)[set] = keys
@@ -254,7 +336,7 @@ func dup(set *rrset, rr dns.RR, big *map[*rrset]map[string]int) int {
 	if i, ok := keys[k]; ok {
 		return i
 	}
-	keys[k] = len(set.rrs) // rr is appended next
+	keys[k] = len(set.all) // rr is appended next
 	return -1
 }
 
@@ -272,7 +354,44 @@ func (z *zone) ensure(name string) *node {
 	if n, ok := z.nodes[name]; ok {
 		return n
 	}
-	n := &node{name: name}
+	return z.add(&node{name: name})
+}
+
+// recordNode is a node allocated with its first rrset and the one-element
+// array its rrsets start in: 96 bytes in one allocation instead of 64, 32
+// and 8 in three, for the name of each record of a large zone.
+type recordNode struct {
+	n    node
+	set  rrset
+	sets [1]*rrset
+}
+
+// ensureFor returns the node for rr's owner name and its rrset of rr's
+// type, creating them (and empty non-terminals) as needed; fresh is true
+// when the rrset was created with rr, at index i of the zone's records,
+// as its only record (a view of records, see buildZone).
+func (z *zone) ensureFor(records []dns.RR, i int) (set *rrset, fresh bool) {
+	h := records[i].Header()
+	n, ok := z.nodes[h.Name]
+	if !ok {
+		rn := &recordNode{n: node{name: h.Name}}
+		rn.set = rrset{typ: h.Rrtype, n: 1, all: records[i : i+1 : i+1]}
+		rn.sets[0] = &rn.set
+		rn.n.rrsets = rn.sets[:1:1]
+		z.add(&rn.n)
+		return &rn.set, true
+	}
+	if set := n.get(h.Rrtype); set != nil {
+		return set, false
+	}
+	set = &rrset{typ: h.Rrtype, n: 1, all: records[i : i+1 : i+1]}
+	n.rrsets = append(n.rrsets, set)
+	return set, true
+}
+
+// add enters n, and the empty non-terminals between it and the apex.
+func (z *zone) add(n *node) *node {
+	name := n.name
 	z.nodes[name] = n
 	for p := name; p != z.origin; {
 		i := strings.IndexByte(p, '.')
@@ -300,7 +419,9 @@ func (z *zone) link(s *Snapshot) {
 		for _, set := range n.rrsets {
 			switch set.typ {
 			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
-				set.extra = s.addresses(set.rrs)
+				// A new array (capacity clipped): all may be a view of
+				// the zone's records.
+				set.all = append(set.all[:set.n:set.n], s.addresses(set.records())...)
 			}
 		}
 	}
@@ -331,7 +452,7 @@ func (s *Snapshot) addresses(rrs []dns.RR) []dns.RR {
 		}
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			if set := n.get(t); set != nil {
-				out = append(out, set.rrs...)
+				out = append(out, set.records()...)
 			}
 		}
 	}

@@ -29,8 +29,8 @@ type Config struct {
 	// resolved against its directory.
 	path string
 	// lines maps a config path ("services[1].endpoints[0].address") to the
-	// line it was written on, for error messages.
-	lines map[string]int
+	// line it was written on, for error messages (see lineIndex).
+	lines *lineIndex
 	// regionOrder lists the regions as written, which lines alone cannot
 	// tell when several share a line (a flow mapping).
 	regionOrder []string

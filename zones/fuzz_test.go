@@ -90,15 +90,15 @@ func FuzzParseZone(f *testing.F) {
 		if z == nil {
 			t.Fatal("no zone and no errors")
 		}
-		if z.SOA == nil || len(z.Records) != len(z.Pos) {
-			t.Fatalf("zone without SOA or with %d records and %d positions", len(z.Records), len(z.Pos))
+		if z.SOA == nil || len(z.Records) != len(z.lines) {
+			t.Fatalf("zone without SOA or with %d records and %d positions", len(z.Records), len(z.lines))
 		}
 		lines := strings.Count(text, "\n") + 1
 		for i, rr := range z.Records {
 			if !dns.IsSubDomain(z.Origin, rr.Header().Name) {
 				t.Fatalf("%s is outside %s", rr.Header().Name, z.Origin)
 			}
-			if p := z.Pos[i]; p.File != "fuzz.zone" || p.Line < 1 || p.Line > lines {
+			if p := z.PosAt(i); p.File != "fuzz.zone" || p.Line < 1 || p.Line > lines {
 				t.Fatalf("record %d at %v, outside the %d lines given", i, p, lines)
 			}
 		}

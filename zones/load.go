@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -28,7 +29,8 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig is LoadConfig on bytes already read; path names them in errors
-// and anchors relative zone file names.
+// and anchors relative zone file names. The Config keeps data (to find the
+// lines of errors found later): the caller must not change it.
 func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg, errs := parseConfig(path, data)
 	if len(errs) > 0 {
@@ -46,15 +48,14 @@ func parseConfig(path string, data []byte) (*Config, ErrorList) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErrors(path, err, nil)
 	}
-	cfg.lines = map[string]int{}
-	indexLines(&root, "", cfg.lines)
+	cfg.lines = &lineIndex{data: data}
 	cfg.regionOrder = regionOrder(&root)
 
 	var errs ErrorList
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		errs = yamlErrors(path, err, cfg.lines)
+		errs = yamlErrors(path, err, cfg.lines.get())
 		// A type error (unknown key, bad duration, a string for a number)
 		// leaves the rest decoded: validate it too, so one run names every
 		// problem. Anything else means the document could not be read.
@@ -141,7 +142,7 @@ func (c *Config) errAt(path, format string, args ...any) Error {
 // lineOf finds the line of path or, failing that, of its nearest parent.
 func (c *Config) lineOf(path string) int {
 	for p := path; p != ""; p = parentPath(p) {
-		if l, ok := c.lines[p]; ok {
+		if l, ok := c.lines.get()[p]; ok {
 			return l
 		}
 	}
@@ -154,6 +155,35 @@ func parentPath(p string) string {
 		return ""
 	}
 	return p[:i]
+}
+
+// lineIndex maps config paths to lines, built from the YAML text the first
+// time an error needs it. A valid config never does, and the map costs
+// about ten times its text (a string per key path: 13 MB for 10,000
+// services), so it is not kept for nothing. Copies of a Config share it.
+type lineIndex struct {
+	once sync.Once
+	data []byte // the YAML, until m is built
+	m    map[string]int
+}
+
+// get returns the map (nil for a nil index: a Config built in code).
+func (li *lineIndex) get() map[string]int {
+	if li == nil {
+		return nil
+	}
+	li.once.Do(func() {
+		if li.m != nil || li.data == nil {
+			return
+		}
+		li.m = map[string]int{}
+		var root yaml.Node
+		if err := yaml.Unmarshal(li.data, &root); err == nil {
+			indexLines(&root, "", li.m)
+		}
+		li.data = nil
+	})
+	return li.m
 }
 
 // indexLines records the line of every mapping key and sequence item.

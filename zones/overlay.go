@@ -214,9 +214,9 @@ func ParseService(cfg *Config, file, name string, body []byte) (*Service, ErrorL
 	if err := yaml.Unmarshal(body, &root); err != nil {
 		return nil, yamlErrors(file, err, nil)
 	}
-	tmp := &Config{path: file, lines: map[string]int{}, Regions: cfg.Regions}
+	tmp := &Config{path: file, lines: &lineIndex{m: map[string]int{}}, Regions: cfg.Regions}
 	if len(root.Content) > 0 {
-		indexLines(root.Content[0], "services[0]", tmp.lines)
+		indexLines(root.Content[0], "services[0]", tmp.lines.m)
 	}
 	s := &Service{}
 	dec := yaml.NewDecoder(bytes.NewReader(body))

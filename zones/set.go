@@ -104,9 +104,9 @@ func NewSet(cfg *Config, zs []*Zone) (*Set, error) {
 			p := fmt.Sprintf("services[%d].name", i)
 			for _, j := range clash[s.Name] {
 				if t := z.Records[j].Header().Rrtype; t == dns.TypeCNAME {
-					errs = append(errs, cfg.errAt(p, "%s clashes with the static CNAME at %s:%d", s.Name, z.Pos[j].File, z.Pos[j].Line))
+					errs = append(errs, cfg.errAt(p, "%s clashes with the static CNAME at %s:%d", s.Name, z.PosAt(j).File, z.PosAt(j).Line))
 				} else {
-					errs = append(errs, cfg.errAt(p, "%s clashes with the static %s record at %s:%d: the service answers A and AAAA", s.Name, dns.TypeToString[t], z.Pos[j].File, z.Pos[j].Line))
+					errs = append(errs, cfg.errAt(p, "%s clashes with the static %s record at %s:%d: the service answers A and AAAA", s.Name, dns.TypeToString[t], z.PosAt(j).File, z.PosAt(j).Line))
 				}
 			}
 			if len(cuts) == 0 {
@@ -115,7 +115,7 @@ func NewSet(cfg *Config, zs []*Zone) (*Set, error) {
 			// The service's name and each of its ancestors below the apex.
 			for name := s.Name; name != z.Origin && name != ""; {
 				if j, ok := cuts[name]; ok {
-					errs = append(errs, cfg.errAt(p, "%s is at or below the delegation of %s (%s:%d): its answers belong to the child zone", s.Name, name, z.Pos[j].File, z.Pos[j].Line))
+					errs = append(errs, cfg.errAt(p, "%s is at or below the delegation of %s (%s:%d): its answers belong to the child zone", s.Name, name, z.PosAt(j).File, z.PosAt(j).Line))
 				}
 				k := strings.IndexByte(name, '.')
 				if k < 0 {

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,14 +34,19 @@ func TestZoneDirectivesAndIncludes(t *testing.T) {
 		{"bench.lab.example.com.", dns.TypeA, 600, Pos{dir + "sub/more.zone", 2}},
 		{"grafana.ops.example.com.", dns.TypeA, 60, Pos{dir + "example.com.zone", 17}},
 	}
-	if len(z.Records) != len(want) || len(z.Pos) != len(want) {
-		t.Fatalf("%d records, %d positions; want %d:\n%v", len(z.Records), len(z.Pos), len(want), z.Records)
+	// Files: each file once, in the order first read (the zone file, its
+	// $INCLUDEs; example.com.zone again after them is not listed twice).
+	if got, wantFiles := z.Files(), []string{dir + "example.com.zone", dir + "hosts.zone", dir + "sub/lab.zone", dir + "sub/more.zone"}; !slices.Equal(got, wantFiles) {
+		t.Errorf("Files() = %q, want %q", got, wantFiles)
+	}
+	if len(z.Records) != len(want) || len(z.lines) != len(want) {
+		t.Fatalf("%d records, %d positions; want %d:\n%v", len(z.Records), len(z.lines), len(want), z.Records)
 	}
 	for i, w := range want {
 		h := z.Records[i].Header()
-		if h.Name != w.name || h.Rrtype != w.typ || h.Ttl != w.ttl || z.Pos[i] != w.pos {
+		if h.Name != w.name || h.Rrtype != w.typ || h.Ttl != w.ttl || z.PosAt(i) != w.pos {
 			t.Errorf("record %d: %s %s ttl %d at %v; want %s %s ttl %d at %v", i,
-				h.Name, dns.TypeToString[h.Rrtype], h.Ttl, z.Pos[i], w.name, dns.TypeToString[w.typ], w.ttl, w.pos)
+				h.Name, dns.TypeToString[h.Rrtype], h.Ttl, z.PosAt(i), w.name, dns.TypeToString[w.typ], w.ttl, w.pos)
 		}
 	}
 	if z.SOA == nil || z.SOA.Serial != 2026112701 || z.SOA.Minttl != 300 {
@@ -94,8 +100,8 @@ func TestRecordLines(t *testing.T) {
 		t.Fatalf("%d records, want %d: %v", len(z.Records), len(want), z.Records)
 	}
 	for i, w := range want {
-		if got := z.Records[i].Header().Name; got != w.name || z.Pos[i] != (Pos{"t.zone", w.line}) {
-			t.Errorf("record %d: %s at %v, want %s at t.zone:%d", i, got, z.Pos[i], w.name, w.line)
+		if got := z.Records[i].Header().Name; got != w.name || z.PosAt(i) != (Pos{"t.zone", w.line}) {
+			t.Errorf("record %d: %s at %v, want %s at t.zone:%d", i, got, z.PosAt(i), w.name, w.line)
 		}
 	}
 	if txt := z.Records[3].(*dns.TXT).Txt; len(txt) != 2 || txt[0] != "one" || txt[1] != "two" {
@@ -117,8 +123,8 @@ func TestOwnerNamesLowerCased(t *testing.T) {
 	if z.Origin != "example.com." || z.Records[2].Header().Name != "www.example.com." {
 		t.Errorf("origin %q, name %q", z.Origin, z.Records[2].Header().Name)
 	}
-	if z.Pos[2] != (Pos{"", 4}) {
-		t.Errorf("pos %v, want line 4 with no file", z.Pos[2])
+	if z.PosAt(2) != (Pos{"", 4}) {
+		t.Errorf("pos %v, want line 4 with no file", z.PosAt(2))
 	}
 }
 

@@ -36,9 +36,9 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 				want = append(want, base.Config.Resolve(ref.File))
 			}
 			for _, z := range base.Zones {
-				for _, p := range z.Pos {
-					if p.File != "" {
-						want = append(want, p.File)
+				for _, f := range z.Files() {
+					if f != "" {
+						want = append(want, f)
 					}
 				}
 			}
