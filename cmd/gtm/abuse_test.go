@@ -17,6 +17,7 @@ import (
 
 	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/internal/gtmtest"
+	"github.com/gtm-project/gtm/node"
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/miekg/dns"
@@ -320,16 +321,16 @@ func BenchmarkSmallPutWithBigZoneStored(b *testing.B) {
 		b.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	eng := newEngine(zerolog.Nop(), reg)
-	eng.setConfig(set)
 	st := store.NewMemory(time.Now)
+	eng := node.NewEngine(node.EngineOptions{Logger: zerolog.Nop(), Registerer: reg, Docs: st})
+	eng.SetConfig(set)
 	toks, err := api.LoadTokens(filepath.Join(dir, "tokens"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := api.New("127.0.0.1:0", reg, nil, zerolog.Nop())
 	srv.Tokens = toks
-	srv.HandleEdits(st, &editor{eng: eng, st: st}, api.EditOptions{})
+	srv.HandleEdits(st, eng, api.EditOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = srv.Run(ctx) }()

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gtm-project/gtm/api"
+	"github.com/gtm-project/gtm/node"
 	"github.com/gtm-project/gtm/prober"
 	"github.com/gtm-project/gtm/zones"
 	"golang.org/x/sync/errgroup"
@@ -41,7 +42,7 @@ func runProbe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Error().Err(err).Msg("prober")
 		return exitError{1}
 	}
-	lp, err := newLatencyProber(log.With().Str("component", "latency").Logger(), cfg, st, prb, reg)
+	lp, err := node.NewLatencyProber(log.With().Str("component", "latency").Logger(), cfg, st, prb, reg)
 	if err != nil {
 		log.Error().Err(err).Msg("latency prober")
 		return exitError{1}

@@ -15,8 +15,8 @@ import (
 	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/dnsserver"
 	"github.com/gtm-project/gtm/health"
+	"github.com/gtm-project/gtm/node"
 	"github.com/gtm-project/gtm/prober"
-	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -68,19 +68,20 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return exitError{1}
 	}
 
-	eng := newEngine(log, reg)
-	eng.allowEmpty = *allowEmpty
-	eng.setConfig(set)
-
 	st, err := openStore(cfg, log.With().Str("component", "store").Logger(), reg)
 	if err != nil {
 		log.Error().Err(err).Msg("state store")
 		return exitError{1}
 	}
 	defer st.Close()
+	eng := node.NewEngine(node.EngineOptions{Logger: log, Registerer: reg, AllowEmpty: *allowEmpty, Docs: st})
+	eng.SetConfig(set)
+
 	mon := health.NewMonitor(log.With().Str("component", "health").Logger(), reg, time.Now)
-	sync := newSyncer(log.With().Str("component", "state").Logger(), st, mon, eng, cfg, reg)
-	sync.loadLastGood()
+	sync := node.NewSyncer(node.SyncOptions{
+		Logger: log.With().Str("component", "state").Logger(), Store: st, Monitor: mon, Engine: eng, Config: cfg, Registerer: reg,
+	})
+	sync.LoadLastGood()
 	var prb *prober.Prober
 	if cfg.Prober.ProberEnabled() {
 		prb, err = prober.New(cfg, prober.Options{
@@ -90,7 +91,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 			log.Error().Err(err).Msg("prober")
 			return exitError{1}
 		}
-		eng.onReload = append(eng.onReload, prb.Reload)
+		eng.OnReload(prb.Reload)
 	}
 	tokens, err := api.LoadTokens(cfg.Resolve(cfg.API.TokenFile))
 	if err != nil {
@@ -98,12 +99,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return exitError{1}
 	}
 
-	steer, err := newSteering(log.With().Str("component", "steering").Logger(), cfg, st, prb, eng, reg)
+	steer, err := node.NewSteering(node.SteeringOptions{
+		Logger: log.With().Str("component", "steering").Logger(), Config: cfg, Store: st, Prober: prb, Engine: eng,
+		Registerer: reg, OnLatency: sync.NoteLatency,
+	})
 	if err != nil {
 		log.Error().Err(err).Msg("steering")
 		return exitError{1}
 	}
-	steer.onLatency = sync.noteLatency
 
 	cookies, err := newCookieKeeper(ctx, cfg, st, log.With().Str("component", "dns").Logger(), reg)
 	if err != nil {
@@ -125,18 +128,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		TCPMaxPerClient: caps.dnsPerClient,
 		ECSMaxPrefixV4:  cfg.DNS.ECS.MaxPrefixV4,
 		ECSMaxPrefixV6:  cfg.DNS.ECS.MaxPrefixV6,
-		Sampler:         steer.sampler,
+		Sampler:         steer.Sampler(),
 		RRL:             rrlConfig(cfg.DNS.RRL),
 	}
 	if cookies != nil {
 		dnsCfg.Cookies = cookies.secrets
 	}
-	dns := dnsserver.New(dnsCfg, eng.holder, log.With().Str("component", "dns").Logger(), reg)
+	dns := dnsserver.New(dnsCfg, eng, log.With().Str("component", "dns").Logger(), reg)
 
 	var draining atomic.Bool
 	web := api.New(cfg.API.Listen, reg, func() (bool, map[string]any) {
-		d := sync.state()
-		d["snapshot_version"] = eng.version()
+		d := sync.State()
+		d["snapshot_version"] = eng.Version()
 		if draining.Load() {
 			d["reason"] = "shutting down"
 			return false, d
@@ -150,17 +153,17 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	// API writes: with the memory store and a snapshot file, a 2xx waits
 	// for the file to be fsynced.
-	var apiStore store.Store = st
-	if cfg.State.Backend != "redis" && sync.path != "" {
-		apiStore = durableStore{Store: st, s: sync}
+	apiStore := st
+	if cfg.State.Backend != "redis" {
+		apiStore = sync.Durable(st)
 	}
-	web.HandleDrains(apiStore, eng.config)
-	web.HandleEdits(apiStore, &editor{eng: eng, st: st}, api.EditOptions{ReadAuth: cfg.API.ReadAuth, MaxConcurrent: cfg.API.MaxConcurrentEdits})
+	web.HandleDrains(apiStore, eng.Config)
+	web.HandleEdits(apiStore, eng, api.EditOptions{ReadAuth: cfg.API.ReadAuth, MaxConcurrent: cfg.API.MaxConcurrentEdits})
 	web.HandleExplain(explainer(dns, eng))
-	web.HandleStatus(func() any { return statusDoc(cfg.Node, eng, mon, sync) })
+	web.HandleStatus(func() any { return node.StatusDoc(cfg.Node, eng, mon, sync) })
 	web.HandleUI(func() api.UIData {
 		d := uiData(cfg.Node, eng, mon, cfg.State.Backend)
-		st := sync.state()
+		st := sync.State()
 		d.ConfigVersion = fmt.Sprint(st["config_version"])
 		if up, _ := st["store_up"].(bool); !up {
 			d.StoreError = "the state store is unreachable: serving the last known state"
@@ -197,7 +200,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { return dns.Run(gctx) })
 	g.Go(func() error { return web.Run(gctx) })
 	g.Go(func() error { return reloadOnHUP(gctx, hup, *cfgPath, eng) })
-	g.Go(func() error { return watchFiles(gctx, log, *cfgPath, eng) })
+	g.Go(func() error { return node.WatchFiles(gctx, log, *cfgPath, eng) })
 	g.Go(func() error { return sync.Run(gctx) })
 	if cookies != nil {
 		g.Go(func() error { return cookies.run(gctx) })
@@ -205,7 +208,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if prb != nil {
 		g.Go(func() error { return prb.Run(gctx) })
 	}
-	steer.run(gctx, g)
+	steer.Run(gctx, g)
 	g.Go(func() error {
 		select {
 		case <-dns.Ready():
@@ -263,24 +266,30 @@ func apiLimits(cfg *zones.Config, maxConns int) api.Limits {
 
 // reloadOnHUP re-reads config and zones on SIGHUP. A bad file is refused
 // with its errors logged, and the previous version keeps serving.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, eng *engine) error {
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, eng *node.Engine) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			eng.reload(path, "SIGHUP")
+			eng.Reload(path, "SIGHUP")
 		}
 	}
 }
 
-func logConfigErrors(log zerolog.Logger, err error) {
-	var list zones.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			log.Error().Str("file", e.File).Int("line", e.Line).Str("path", e.Path).Msg(e.Msg)
+func logConfigErrors(log zerolog.Logger, err error) { node.LogConfigErrors(log, err) }
+
+// explainer answers /api/v1/explain with the same code path as a query.
+func explainer(srv *dnsserver.Server, eng *node.Engine) func(api.ExplainRequest) (any, error) {
+	return func(r api.ExplainRequest) (any, error) {
+		q, err := srv.Query(r.Name, r.Type, r.Client, r.ECS)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
 		}
-		return
+		snap := eng.Snapshot()
+		if snap == nil {
+			return nil, fmt.Errorf("no snapshot yet")
+		}
+		return snap.Explain(&q), nil
 	}
-	log.Error().Err(err).Msg("config")
 }

@@ -6,20 +6,21 @@ import (
 
 	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/health"
+	gtmnode "github.com/gtm-project/gtm/node"
 	"github.com/gtm-project/gtm/zones"
 )
 
 // uiData is what the status page at / shows: the newest health, with each
 // service's policy and endpoint addresses from the config.
-func uiData(node zones.Node, eng *engine, mon *health.Monitor, backend string) api.UIData {
-	st := eng.status()
-	d := api.UIData{Node: node.ID, Region: node.Region, Build: version, ConfigVersion: strconv.FormatUint(eng.version(), 10),
+func uiData(node zones.Node, eng *gtmnode.Engine, mon *health.Monitor, backend string) api.UIData {
+	st := eng.Status()
+	d := api.UIData{Node: node.ID, Region: node.Region, Build: version, ConfigVersion: strconv.FormatUint(eng.Version(), 10),
 		HealthAt: st.At(), Now: time.Now(), StoreBackend: backend}
-	if snap := eng.holder.Snapshot(); snap != nil {
+	if snap := eng.Snapshot(); snap != nil {
 		d.SnapshotVersion = snap.Version
 	}
 	policy, addr := map[string]string{}, map[[2]string]string{}
-	if cfg := eng.config(); cfg != nil {
+	if cfg := eng.Config(); cfg != nil {
 		for _, s := range cfg.Services {
 			policy[s.Name] = s.Policy
 			for _, e := range s.Endpoints {
@@ -55,5 +56,3 @@ func uiData(node zones.Node, eng *engine, mon *health.Monitor, backend string) a
 	}
 	return d
 }
-
-var _ = uiData

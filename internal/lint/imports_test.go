@@ -22,6 +22,8 @@ var layers = map[string][]string{
 	"health":    {"store", "zones"},
 	"prober":    {"health", "store", "zones"},
 	"dnsserver": {"routing"},
+	// node owns a running node's state; the API and the binary sit above.
+	"node": {"dnsserver", "geo", "health", "prober", "routing", "store", "zones"},
 }
 
 // TestImportBoundaries keeps the layers: dnsserver knows nothing of the

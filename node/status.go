@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"time"
@@ -7,10 +7,11 @@ import (
 	"github.com/gtm-project/gtm/zones"
 )
 
-// statusDoc is the body of /api/v1/status.
-func statusDoc(node zones.Node, eng *engine, mon *health.Monitor, sync *syncer) any {
-	st := eng.status()
-	snap := eng.holder.Snapshot()
+// StatusDoc is the body of /api/v1/status: node is this node's identity,
+// mon the monitor sync feeds.
+func StatusDoc(node zones.Node, eng *Engine, mon *health.Monitor, sync *Syncer) any {
+	st := eng.Status()
+	snap := eng.Snapshot()
 	var snapVer uint64
 	if snap != nil {
 		snapVer = snap.Version
@@ -19,7 +20,7 @@ func statusDoc(node zones.Node, eng *engine, mon *health.Monitor, sync *syncer) 
 		"node":             node,
 		"time":             time.Now().UTC(),
 		"snapshot_version": snapVer,
-		"state":            sync.state(),
+		"state":            sync.State(),
 		"health_at":        st.At(),
 		"regions":          st.Regions(),
 		"zones":            st.Zones(),

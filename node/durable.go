@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -11,13 +11,25 @@ import (
 	"github.com/gtm-project/gtm/store"
 )
 
+// Durable is st as the API should see it: with a snapshot file
+// (state.snapshot_path), a write is acknowledged only once the snapshot
+// file holding it is fsynced. Use it with the memory store; with Redis the
+// store's own acknowledgement is the durable one. Without a snapshot file
+// st is returned as is.
+func (s *Syncer) Durable(st store.Store) store.Store {
+	if s.path == "" {
+		return st
+	}
+	return durableStore{Store: st, s: s}
+}
+
 // durableStore is the memory store as the API sees it when
 // state.snapshot_path is set: a write is acknowledged only once the
 // snapshot file holding it is fsynced, so a crash right after a 2xx loses
 // nothing. With Redis the store's own acknowledgement is the durable one.
 type durableStore struct {
 	store.Store
-	s *syncer
+	s *Syncer
 }
 
 func (d durableStore) durable(ctx context.Context, err error) error {
@@ -47,7 +59,7 @@ func (d durableStore) SetDrain(ctx context.Context, dr store.Drain, on bool) err
 // returns once they are on disk. Concurrent callers share one write (group
 // commit): a caller whose change was made before a write began is covered
 // by it, since that write reads the store after.
-func (s *syncer) flush(ctx context.Context) error {
+func (s *Syncer) flush(ctx context.Context) error {
 	want := s.flushAsked.Add(1)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -60,7 +72,7 @@ func (s *syncer) flush(ctx context.Context) error {
 	return err
 }
 
-func (s *syncer) flushLocked(ctx context.Context) error {
+func (s *Syncer) flushLocked(ctx context.Context) error {
 	ver, err := s.st.ConfigVersion(ctx)
 	if err != nil {
 		return err
@@ -83,9 +95,9 @@ func (s *syncer) flushLocked(ctx context.Context) error {
 }
 
 // writeLocked writes cur (s.wmu held) and records the outcome.
-func (s *syncer) writeLocked(cur lastGood, fp [3]int64) error {
-	cur.WrittenAt = time.Now().UTC()
-	err := cur.write(s.path)
+func (s *Syncer) writeLocked(cur store.LastGood, fp [3]int64) error {
+	cur.WrittenAt = s.now().UTC()
+	err := cur.Write(s.path)
 	s.mu.Lock()
 	wasOK := s.snapErr == nil
 	s.snapErr = err

@@ -1,11 +1,10 @@
-package main
+package node
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/dnsserver"
 	"github.com/gtm-project/gtm/geo"
 	"github.com/gtm-project/gtm/prober"
@@ -21,13 +20,37 @@ import (
 // measurements arrive every few minutes, so this only bounds the delay.
 const latencyEvery = 30 * time.Second
 
-// steering is the client-location side of a node: the GeoIP database, the
+// SteeringStore is the part of the store steering uses: the latency map
+// (read here and by the latency prober), the resolver samples (written by
+// the sampler, read by the prober) and the measurements (written by the
+// prober). store.Store satisfies it.
+type SteeringStore interface {
+	prober.LatencySource
+	prober.LatencySink
+	PutResolverSamples(ctx context.Context, ss []store.ResolverSample) error
+	Latency(ctx context.Context) ([]store.LatencyResult, error)
+}
+
+// SteeringOptions configure a Steering.
+type SteeringOptions struct {
+	Logger     zerolog.Logger
+	Config     *zones.Config
+	Store      SteeringStore
+	Prober     *prober.Prober // nil: this process does not probe
+	Engine     *Engine
+	Registerer prometheus.Registerer
+	// OnLatency is told every latency map read (Syncer.NoteLatency keeps
+	// it in the last-known-good file).
+	OnLatency func([]store.LatencyResult, time.Time)
+}
+
+// Steering is the client-location side of a node: the GeoIP database, the
 // resolver sampler, the latency prober and the latency map.
-type steering struct {
+type Steering struct {
 	log     zerolog.Logger
 	cfg     *zones.Config
-	st      store.Store
-	eng     *engine
+	st      SteeringStore
+	eng     *Engine
 	gp      *geo.Provider
 	sampler *dnsserver.Sampler
 	lp      *prober.LatencyProber
@@ -36,11 +59,12 @@ type steering struct {
 	onLatency func([]store.LatencyResult, time.Time)
 }
 
-// newSteering opens the GeoIP database (a missing or corrupt file is an
-// error here, at start) and, when prober.latency is enabled, builds the
-// sampler and the latency prober.
-func newSteering(log zerolog.Logger, cfg *zones.Config, st store.Store, prb *prober.Prober, eng *engine, reg prometheus.Registerer) (*steering, error) {
-	s := &steering{log: log, cfg: cfg, st: st, eng: eng}
+// NewSteering opens the GeoIP database (a missing or corrupt file is an
+// error here, at start), gives it to the engine and, when prober.latency
+// is enabled, builds the sampler and the latency prober.
+func NewSteering(opt SteeringOptions) (*Steering, error) {
+	log, cfg, st, prb, eng, reg := opt.Logger, opt.Config, opt.Store, opt.Prober, opt.Engine, opt.Registerer
+	s := &Steering{log: log, cfg: cfg, st: st, eng: eng, onLatency: opt.OnLatency}
 	if cfg.Geo.Database != "" {
 		gp, err := geo.NewProvider(geo.Options{
 			Database: cfg.Resolve(cfg.Geo.Database), ASNDatabase: cfg.Resolve(cfg.Geo.ASNDatabase), Registerer: reg,
@@ -49,15 +73,12 @@ func newSteering(log zerolog.Logger, cfg *zones.Config, st store.Store, prb *pro
 			return nil, fmt.Errorf("geo.database: %w", err)
 		}
 		s.gp = gp
-		eng.mu.Lock()
-		eng.geo = gp
-		eng.mu.Unlock()
-		eng.republish()
-		eng.onReload = append(eng.onReload, func(*zones.Config) {
+		eng.SetGeo(gp)
+		eng.OnReload(func(*zones.Config) {
 			if err := gp.Reload(); err != nil {
 				log.Error().Err(err).Msg("GeoIP database reload refused; the previous one stays")
 			}
-			eng.republish()
+			eng.Republish()
 		})
 	}
 	l := cfg.Prober.Latency
@@ -72,15 +93,15 @@ func newSteering(log zerolog.Logger, cfg *zones.Config, st store.Store, prb *pro
 		return nil, err
 	}
 	s.sampler = sampler
-	if s.lp, err = newLatencyProber(log, cfg, st, prb, reg); err != nil {
+	if s.lp, err = NewLatencyProber(log, cfg, st, prb, reg); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// newLatencyProber measures the sampled resolvers from this region, when
+// NewLatencyProber measures the sampled resolvers from this region, when
 // prober.latency is enabled and this process probes (nil otherwise).
-func newLatencyProber(log zerolog.Logger, cfg *zones.Config, st store.Store, prb *prober.Prober, reg prometheus.Registerer) (*prober.LatencyProber, error) {
+func NewLatencyProber(log zerolog.Logger, cfg *zones.Config, st SteeringStore, prb *prober.Prober, reg prometheus.Registerer) (*prober.LatencyProber, error) {
 	l := cfg.Prober.Latency
 	if !l.Enabled || prb == nil {
 		return nil, nil
@@ -95,9 +116,14 @@ func newLatencyProber(log zerolog.Logger, cfg *zones.Config, st store.Store, prb
 	})
 }
 
-// run starts the steering parts in g.
-func (s *steering) run(ctx context.Context, g *errgroup.Group) {
+// Sampler is the resolver sampler for the DNS server (nil unless
+// prober.latency is enabled).
+func (s *Steering) Sampler() *dnsserver.Sampler { return s.sampler }
+
+// Run starts the steering parts in g; they end with ctx.
+func (s *Steering) Run(ctx context.Context, g *errgroup.Group) {
 	if s.gp != nil {
+		g.Go(func() error { return s.watchGeoFile(ctx) })
 		g.Go(func() error { return s.watchGeo(ctx) })
 	}
 	if s.sampler != nil {
@@ -109,10 +135,18 @@ func (s *steering) run(ctx context.Context, g *errgroup.Group) {
 	}
 }
 
-// watchGeo reloads the database when its file is replaced and republishes
-// the snapshot with it.
-func (s *steering) watchGeo(ctx context.Context) error {
-	go func() { _ = s.gp.Watch(ctx, s.log) }()
+// watchGeoFile reloads the database when its file is replaced. A watch
+// that fails is logged and does not stop the node: the database in use
+// keeps serving, and a reload (SIGHUP) still reads the file.
+func (s *Steering) watchGeoFile(ctx context.Context) error {
+	if err := s.gp.Watch(ctx, s.log); err != nil && ctx.Err() == nil {
+		s.log.Error().Err(err).Msg("cannot watch the GeoIP database; it is reloaded only with the configuration (SIGHUP)")
+	}
+	return nil
+}
+
+// watchGeo republishes the snapshot when the database in use changes.
+func (s *Steering) watchGeo(ctx context.Context) error {
 	cur := s.gp.Current()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -123,14 +157,14 @@ func (s *steering) watchGeo(ctx context.Context) error {
 		case <-t.C:
 			if db := s.gp.Current(); db != cur {
 				cur = db
-				s.eng.republish()
+				s.eng.Republish()
 			}
 		}
 	}
 }
 
 // latencyLoop rebuilds the latency map from the store's measurements.
-func (s *steering) latencyLoop(ctx context.Context) error {
+func (s *Steering) latencyLoop(ctx context.Context) error {
 	maxAge := s.cfg.Prober.Latency.MaxAge.D()
 	t := time.NewTicker(latencyEvery)
 	defer t.Stop()
@@ -140,7 +174,7 @@ func (s *steering) latencyLoop(ctx context.Context) error {
 		cancel()
 		if err == nil {
 			now := time.Now()
-			s.eng.setLatency(routing.NewLatencyTable(rs, routing.LatencyOptions{Now: now, MaxAge: maxAge}))
+			s.eng.SetLatency(routing.NewLatencyTable(rs, routing.LatencyOptions{Now: now, MaxAge: maxAge}))
 			if s.onLatency != nil {
 				s.onLatency(rs, now)
 			}
@@ -155,23 +189,8 @@ func (s *steering) latencyLoop(ctx context.Context) error {
 	}
 }
 
-// explainer answers /api/v1/explain with the same code path as a query.
-func explainer(srv *dnsserver.Server, eng *engine) func(api.ExplainRequest) (any, error) {
-	return func(r api.ExplainRequest) (any, error) {
-		q, err := srv.Query(r.Name, r.Type, r.Client, r.ECS)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", api.ErrBadRequest, err)
-		}
-		snap := eng.holder.Snapshot()
-		if snap == nil {
-			return nil, fmt.Errorf("no snapshot yet")
-		}
-		return snap.Explain(&q), nil
-	}
-}
-
 // resolverSink hands the DNS server's resolver samples to the store.
-func resolverSink(st store.Store) dnsserver.ResolverSink {
+func resolverSink(st SteeringStore) dnsserver.ResolverSink {
 	return dnsserver.SinkFunc(func(ctx context.Context, ss []dnsserver.ResolverSample) error {
 		out := make([]store.ResolverSample, len(ss))
 		for i, s := range ss {

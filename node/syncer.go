@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -29,15 +29,42 @@ const syncEvery = time.Second
 // failover to a replica that missed them); the node then restores.
 const metaKind = "meta"
 
-// syncer keeps this node's snapshot in step with the store: edits
+// SyncStore is the part of the store a Syncer uses (store.Store
+// satisfies it).
+type SyncStore interface {
+	ConfigVersion(ctx context.Context) (uint64, error)
+	Docs(ctx context.Context, kind string) ([]store.Doc, error)
+	Drains(ctx context.Context) ([]store.Drain, error)
+	Results(ctx context.Context) ([]store.ProbeResult, error)
+	Subscribe(ctx context.Context) <-chan store.Change
+	PutDoc(ctx context.Context, kind, name string, body []byte, meta store.DocMeta, ifVersion uint64) (store.Doc, error)
+	RestoreDocs(ctx context.Context, docs []store.Doc) error
+	SetDrain(ctx context.Context, d store.Drain, on bool) error
+}
+
+// SyncOptions configure a Syncer.
+type SyncOptions struct {
+	Logger     zerolog.Logger
+	Store      SyncStore
+	Monitor    *health.Monitor
+	Engine     *Engine
+	Config     *zones.Config         // node.id, state.* and prober.latency.max_age
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	// Now is the clock for state ages, the stale budget, health and the
+	// snapshot's times (default time.Now). Run's timers stay real.
+	Now func() time.Time
+}
+
+// Syncer keeps this node's snapshot in step with the store: edits
 // (documents) and drains and probe results become configuration and
 // health. It runs beside the DNS server and never blocks it; when the store
 // cannot be read the last state keeps serving, and is kept on disk.
-type syncer struct {
+type Syncer struct {
 	log           zerolog.Logger
-	st            store.Store
+	st            SyncStore
 	mon           *health.Monitor
-	eng           *engine
+	eng           *Engine
+	now           func() time.Time
 	node          string
 	path          string        // state.snapshot_path; "" keeps nothing on disk
 	staleAfter    time.Duration // 0: forever
@@ -45,12 +72,12 @@ type syncer struct {
 	latencyMaxAge time.Duration
 
 	mu       sync.Mutex
-	held     lastGood // what this node last read from the store
+	held     store.LastGood // what this node last read from the store
 	lastOK   time.Time
 	up       bool
 	failOpen bool // the stale budget ran out and health was dropped
 	warned   bool // the outage under way was logged
-	written  lastGood
+	written  store.LastGood
 	// The latency map's measurements, as last read by the latency loop,
 	// and fingerprints (latencyFingerprint) of them and of those in the
 	// file, so persist need not compare every entry.
@@ -79,9 +106,11 @@ type syncer struct {
 	snapCorrupt prometheus.Counter
 }
 
-func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *engine, cfg *zones.Config, reg prometheus.Registerer) *syncer {
-	s := &syncer{
-		log: log, st: st, mon: mon, eng: eng, node: cfg.Node.ID,
+// NewSyncer returns a syncer; LoadLastGood, then Run, start it.
+func NewSyncer(opt SyncOptions) *Syncer {
+	cfg := opt.Config
+	s := &Syncer{
+		log: opt.Logger, st: opt.Store, mon: opt.Monitor, eng: opt.Engine, now: opt.Now, node: cfg.Node.ID,
 		path: cfg.Resolve(cfg.State.SnapshotPath), staleAfter: cfg.State.StaleAfter.D(), staleAction: cfg.State.StaleAction,
 		latencyMaxAge: cfg.Prober.Latency.MaxAge.D(),
 	}
@@ -115,26 +144,30 @@ func newSyncer(log zerolog.Logger, st store.Store, mon *health.Monitor, eng *eng
 		Namespace: "gtm", Name: "state_age_seconds",
 		Help: "Seconds since state was last read from the store: how old the health being served may be.",
 	}, func() float64 { return s.age().Seconds() })
-	reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, s.syncSeconds, s.snapOK, s.snapCorrupt, age)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if reg := opt.Registerer; reg != nil {
+		reg.MustRegister(s.storeUp, s.storeErrors, s.cfgVersion, s.restores, s.syncSeconds, s.snapOK, s.snapCorrupt, age)
+	}
 	return s
 }
 
-// loadLastGood serves the state kept on disk before anything else, so a
+// LoadLastGood serves the state kept on disk before anything else, so a
 // node that starts while the store is down answers as it did before.
-func (s *syncer) loadLastGood() {
+func (s *Syncer) LoadLastGood() {
 	if s.path == "" {
 		return
 	}
 	if removed := removeStrayTemps(s.path); len(removed) > 0 {
 		s.log.Info().Strs("files", removed).Msg("removed temporary snapshot files left by an interrupted write")
 	}
-	lg, err := readLastGood(s.path)
-	var bad errCorrupt
-	if errors.As(err, &bad) {
+	lg, err := store.ReadLastGood(s.path)
+	if errors.Is(err, store.ErrCorrupt) {
 		// Move the evidence aside before the first sync overwrites it,
 		// and say so until an operator has looked (corruptSnapshots).
 		s.snapCorrupt.Inc()
-		aside := corruptName(s.path, time.Now())
+		aside := corruptName(s.path, s.now())
 		if rerr := os.Rename(s.path, aside); rerr != nil {
 			s.log.Error().Err(err).AnErr("rename_error", rerr).Str("path", s.path).
 				Msg("the last-known-good snapshot is corrupt and could not be moved aside; starting from the files and the store")
@@ -151,13 +184,13 @@ func (s *syncer) loadLastGood() {
 	if lg == nil {
 		return
 	}
-	if err := s.eng.setEdits(editsOf(lg.Docs)); err != nil {
+	if err := s.eng.SetEdits(editsOf(lg.Docs)); err != nil {
 		s.log.Error().Err(err).Msg("edits in the last-known-good snapshot do not fit the files; serving the files")
 	}
-	s.eng.setRoutingHealth(savedHealth(lg.Health))
+	s.eng.SetRoutingHealth(savedHealth(lg.Health))
 	if len(lg.Latency) > 0 {
 		// Judged as of when it was read: the store's answer will replace it.
-		s.eng.setLatency(routing.NewLatencyTable(lg.Latency, routing.LatencyOptions{Now: lg.LatencyAt, MaxAge: s.latencyMaxAge}))
+		s.eng.SetLatency(routing.NewLatencyTable(lg.Latency, routing.LatencyOptions{Now: lg.LatencyAt, MaxAge: s.latencyMaxAge}))
 	}
 	s.mu.Lock()
 	s.held, s.written = *lg, *lg
@@ -170,22 +203,24 @@ func (s *syncer) loadLastGood() {
 		Msg("serving the last-known-good snapshot until the store answers")
 }
 
-func (s *syncer) age() time.Duration {
+func (s *Syncer) age() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.up || s.lastOK.IsZero() {
 		return 0
 	}
-	return time.Since(s.lastOK)
+	return s.now().Sub(s.lastOK)
 }
 
-// state reports the store for /readyz.
-func (s *syncer) state() map[string]any {
+// State reports the store for /readyz: store_up, config_version, stale,
+// state_age_seconds while the store is unreachable and, with a snapshot
+// file, snapshot_ok, snapshot_error and snapshot_corrupt.
+func (s *Syncer) State() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := map[string]any{"store_up": s.up, "config_version": s.held.ConfigVersion}
 	if !s.up && !s.lastOK.IsZero() {
-		st["state_age_seconds"] = time.Since(s.lastOK).Seconds()
+		st["state_age_seconds"] = s.now().Sub(s.lastOK).Seconds()
 	}
 	st["stale"] = s.failOpen
 	if s.path != "" {
@@ -221,7 +256,7 @@ const fullSyncEvery = 5 * time.Minute
 
 // Run syncs on every change message (results at most every resultsGap),
 // on reconnect and every second.
-func (s *syncer) Run(ctx context.Context) error {
+func (s *Syncer) Run(ctx context.Context) error {
 	changes := s.st.Subscribe(ctx)
 	tick := time.NewTicker(syncEvery)
 	defer tick.Stop()
@@ -294,7 +329,7 @@ func (s *syncer) Run(ctx context.Context) error {
 			if err == nil && !publish && s.idle(ctx) {
 				goto wait
 			}
-		case <-s.eng.configChanged():
+		case <-s.eng.ConfigChanged():
 			publish = true
 		}
 	}
@@ -307,14 +342,14 @@ func (s *syncer) Run(ctx context.Context) error {
 // configuration version held. It costs one small read, not a read of every
 // result and an evaluation of every endpoint: a node with nothing to do
 // stays idle.
-func (s *syncer) idle(ctx context.Context) bool {
+func (s *Syncer) idle(ctx context.Context) bool {
 	s.mu.Lock()
 	full := s.lastFull
 	s.mu.Unlock()
-	if time.Since(full) >= fullSyncEvery {
+	if s.now().Sub(full) >= fullSyncEvery {
 		return false // results the store expired leave the status page
 	}
-	if until := s.mon.Current().Until(); !until.IsZero() && !time.Now().Before(until) {
+	if until := s.mon.Current().Until(); !until.IsZero() && !s.now().Before(until) {
 		return false
 	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -326,7 +361,7 @@ func (s *syncer) idle(ctx context.Context) bool {
 	}
 	s.mu.Lock()
 	same := ver == s.held.ConfigVersion
-	s.lastOK = time.Now()
+	s.lastOK = s.now()
 	latency := s.latencyFP != s.latencyWrittenFP
 	s.mu.Unlock()
 	if same && latency {
@@ -335,7 +370,7 @@ func (s *syncer) idle(ctx context.Context) bool {
 	return same
 }
 
-func (s *syncer) fail(op string, err error) error {
+func (s *Syncer) fail(op string, err error) error {
 	s.storeErrors.WithLabelValues(op).Inc()
 	s.storeUp.Set(0)
 	s.mu.Lock()
@@ -349,21 +384,26 @@ func (s *syncer) fail(op string, err error) error {
 	if warn {
 		s.log.Warn().Err(err).Str("op", op).Msg("state store unreachable; serving the last known state")
 	}
-	if s.staleAfter > 0 && !lastOK.IsZero() && time.Since(lastOK) > s.staleAfter && s.staleAction == "fail_open" {
+	if s.staleAfter > 0 && !lastOK.IsZero() && s.now().Sub(lastOK) > s.staleAfter && s.staleAction == "fail_open" {
 		s.mu.Lock()
 		already := s.failOpen
 		s.failOpen = true
 		s.mu.Unlock()
 		if !already {
 			s.log.Warn().Dur("stale_after", s.staleAfter).Msg("health is older than state.stale_after: answering every endpoint (fail_open)")
-			s.eng.setRoutingHealth(nil)
+			s.eng.SetRoutingHealth(nil)
 		}
 	}
 	return err
 }
 
-// sync reads the store once and applies what changed.
-func (s *syncer) sync(ctx context.Context, publish bool) error {
+// SyncOnce reads the store once and applies what changed, publishing a
+// snapshot with the health it computed.
+func (s *Syncer) SyncOnce(ctx context.Context) error { return s.sync(ctx, true) }
+
+// sync reads the store once and applies what changed; the health computed
+// is published when publish, or when it changed what routing sees.
+func (s *Syncer) sync(ctx context.Context, publish bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	// Results and drains are read beside the version: a node far from
@@ -403,7 +443,7 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 		if docs, err = s.readDocs(ctx); err != nil {
 			return s.fail("docs", err)
 		}
-		if err := s.eng.setEdits(editsOf(docs)); err != nil {
+		if err := s.eng.SetEdits(editsOf(docs)); err != nil {
 			// The API validates every edit, so this is two edits racing or
 			// files that changed under them: keep serving what we have.
 			s.log.Error().Err(err).Uint64("config_version", ver).Msg("configuration in the store does not validate; keeping the current one")
@@ -418,23 +458,22 @@ func (s *syncer) sync(ctx context.Context, publish bool) error {
 		return s.fail("drains", h.derr)
 	}
 	results, drains := h.results, h.drains
-	_, set := s.eng.effective()
-	status, transitions := s.mon.Update(health.Input{Config: set.Config, Results: results, Drains: drains, Now: time.Now()})
+	status, transitions := s.mon.Update(health.Input{Config: s.eng.Config(), Results: results, Drains: drains, Now: s.now()})
 
 	s.mu.Lock()
 	recovered := !s.up || s.failOpen
-	s.up, s.lastOK, s.failOpen, s.warned = true, time.Now(), false, false
+	s.up, s.lastOK, s.failOpen, s.warned = true, s.now(), false, false
 	s.lastFull = s.lastOK
-	s.held = lastGood{Node: s.node, ConfigVersion: ver, Docs: docs, Drains: drains, Health: healthOf(status)}
+	s.held = store.LastGood{Node: s.node, ConfigVersion: ver, Docs: docs, Drains: drains, Health: healthOf(status)}
 	s.mu.Unlock()
 	s.storeUp.Set(1)
 	if recovered {
 		s.log.Info().Uint64("config_version", ver).Msg("state store reachable")
 	}
 	if publish || recovered || len(transitions) > 0 {
-		s.eng.setHealth(status)
+		s.eng.SetHealth(status)
 	} else {
-		s.eng.noteHealth(status)
+		s.eng.NoteHealth(status)
 	}
 	s.persist()
 	return nil
@@ -450,7 +489,7 @@ type healthReads struct {
 // readHealth reads results and drains concurrently and returns a function
 // that waits for both. A caller that returns early need not wait: the
 // reads end with ctx.
-func (s *syncer) readHealth(ctx context.Context) func() healthReads {
+func (s *Syncer) readHealth(ctx context.Context) func() healthReads {
 	var h healthReads
 	var wg sync.WaitGroup
 	wg.Go(func() { h.drains, h.derr = s.st.Drains(ctx) })
@@ -463,7 +502,7 @@ func (s *syncer) readHealth(ctx context.Context) func() healthReads {
 
 // readDocs reads every kind of document at once: one round trip to a far
 // store, not three, before an edit is answered.
-func (s *syncer) readDocs(ctx context.Context) ([]store.Doc, error) {
+func (s *Syncer) readDocs(ctx context.Context) ([]store.Doc, error) {
 	kinds := []string{metaKind, store.KindZone, store.KindService}
 	got := make([][]store.Doc, len(kinds))
 	errs := make([]error, len(kinds))
@@ -479,7 +518,7 @@ func (s *syncer) readDocs(ctx context.Context) ([]store.Doc, error) {
 }
 
 // restore writes back what this node holds into a store that lost it.
-func (s *syncer) restore(ctx context.Context, held lastGood, found uint64) error {
+func (s *Syncer) restore(ctx context.Context, held store.LastGood, found uint64) error {
 	s.log.Warn().Uint64("store_version", found).Uint64("held_version", held.ConfigVersion).
 		Int("docs", len(held.Docs)).Int("drains", len(held.Drains)).
 		Msg("the state store lost configuration (version went back); restoring what this node holds")
@@ -500,7 +539,7 @@ func (s *syncer) restore(ctx context.Context, held lastGood, found uint64) error
 // persist writes the last-known-good file when what it holds changed.
 // A flush (an acknowledged edit) may have written a newer configuration
 // than this sync read: the file never goes back to an older one.
-func (s *syncer) persist() {
+func (s *Syncer) persist() {
 	if s.path == "" {
 		return
 	}
@@ -522,9 +561,9 @@ func (s *syncer) persist() {
 	_ = s.writeLocked(cur, fp)
 }
 
-// noteLatency keeps the latency measurements just read for the
+// NoteLatency keeps the latency measurements just read for the
 // last-known-good file; the next sync writes them.
-func (s *syncer) noteLatency(rs []store.LatencyResult, at time.Time) {
+func (s *Syncer) NoteLatency(rs []store.LatencyResult, at time.Time) {
 	fp := latencyFingerprint(rs)
 	s.mu.Lock()
 	defer s.mu.Unlock()

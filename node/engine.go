@@ -1,6 +1,7 @@
-package main
+package node
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,11 +14,24 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// engine owns the inputs of the snapshot (configuration and health) and
-// publishes a new immutable snapshot whenever one of them changes.
-type engine struct {
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	// AllowEmpty lets Reload accept a configuration zones.CheckReplace
+	// refuses (--allow-empty).
+	AllowEmpty bool
+	// Docs is where Validate reads the store's documents; nil: the files
+	// alone.
+	Docs DocReader
+}
+
+// Engine owns the inputs of the snapshot (configuration and health) and
+// publishes a new immutable snapshot whenever one of them changes. It is
+// the DNS server's dnsserver.Source and the API's api.Editor.
+type Engine struct {
 	log    zerolog.Logger
-	holder *routing.Holder
+	holder routing.Holder
 
 	mu sync.Mutex
 	// base is the configuration from files; edits come from the store
@@ -26,7 +40,7 @@ type engine struct {
 	edits []zones.Edit
 	set   *zones.Set
 	// cache holds the edits parsed, for the overlays here and the API's
-	// validation (editor), so each parses only documents that changed.
+	// validation (Validate), so each parses only documents that changed.
 	cache zones.ParseCache
 	// sets holds base and set for readers (the API, the drains check):
 	// they must not wait while a snapshot is built under mu.
@@ -41,11 +55,11 @@ type engine struct {
 	latest atomic.Pointer[health.Status]
 	// cfgChanged wakes the health loop after a configuration change.
 	cfgChanged chan struct{}
-	// onReload are told of every configuration accepted by reload.
-	onReload []func(*zones.Config)
-	// allowEmpty lets reload accept a configuration zones.CheckReplace
-	// refuses (--allow-empty).
+	// onReload are told of every configuration accepted by Reload.
+	onReload   []func(*zones.Config)
 	allowEmpty bool
+
+	ed editor
 
 	reloads      *prometheus.CounterVec
 	reloadErrors prometheus.Counter
@@ -55,8 +69,11 @@ type engine struct {
 // engineSets is the base and the configuration in force, read together.
 type engineSets struct{ base, set *zones.Set }
 
-func newEngine(log zerolog.Logger, reg prometheus.Registerer) *engine {
-	e := &engine{log: log, holder: &routing.Holder{}, cfgChanged: make(chan struct{}, 1)}
+// NewEngine returns an engine with no configuration: SetConfig gives it
+// its first.
+func NewEngine(opt EngineOptions) *Engine {
+	e := &Engine{log: opt.Logger, cfgChanged: make(chan struct{}, 1), allowEmpty: opt.AllowEmpty}
+	e.ed = editor{eng: e, st: opt.Docs}
 	e.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gtm", Name: "config_reloads_total", Help: "Configuration reloads accepted, by trigger.",
 	}, []string{"trigger"})
@@ -66,20 +83,26 @@ func newEngine(log zerolog.Logger, reg prometheus.Registerer) *engine {
 	e.snapVersion = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "gtm", Name: "snapshot_version", Help: "Version of the snapshot answering queries.",
 	})
-	reg.MustRegister(e.reloads, e.reloadErrors, e.snapVersion)
+	if opt.Registerer != nil {
+		opt.Registerer.MustRegister(e.reloads, e.reloadErrors, e.snapVersion)
+	}
 	return e
 }
 
-func (e *engine) version() uint64 {
+// Snapshot is the snapshot answering queries (nil before SetConfig).
+func (e *Engine) Snapshot() *routing.Snapshot { return e.holder.Snapshot() }
+
+// Version is the number of snapshots published.
+func (e *Engine) Version() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ver
 }
 
-// setConfig takes a new configuration from files and publishes it with
+// SetConfig takes a new configuration from files and publishes it with
 // the store's edits on top. If the edits no longer fit the new files, the
 // files alone are served and the conflict logged.
-func (e *engine) setConfig(base *zones.Set) {
+func (e *Engine) SetConfig(base *zones.Set) {
 	e.mu.Lock()
 	e.base = base
 	e.set = base
@@ -97,9 +120,9 @@ func (e *engine) setConfig(base *zones.Set) {
 	e.signalConfig()
 }
 
-// setEdits applies edits from the store on top of the files. An overlay
+// SetEdits applies edits from the store on top of the files. An overlay
 // that does not validate is refused and the current configuration kept.
-func (e *engine) setEdits(edits []zones.Edit) error {
+func (e *Engine) SetEdits(edits []zones.Edit) error {
 	e.mu.Lock()
 	set, err := zones.OverlayCached(e.base, edits, &e.cache)
 	if err != nil {
@@ -115,61 +138,88 @@ func (e *engine) setEdits(edits []zones.Edit) error {
 	return nil
 }
 
-// effective returns the base and the configuration in force, without
-// waiting for a snapshot being built.
-func (e *engine) effective() (base, set *zones.Set) {
+// Base is the configuration from files, without waiting for a snapshot
+// being built (nil before SetConfig).
+func (e *Engine) Base() *zones.Set {
 	if s := e.sets.Load(); s != nil {
-		return s.base, s.set
+		return s.base
 	}
-	return nil, nil
+	return nil
 }
 
-func (e *engine) signalConfig() {
+// Effective is the configuration in force: the files with the store's
+// edits applied, without waiting for a snapshot being built (nil before
+// SetConfig). It implements api.Editor.
+func (e *Engine) Effective() *zones.Set {
+	if s := e.sets.Load(); s != nil {
+		return s.set
+	}
+	return nil
+}
+
+func (e *Engine) signalConfig() {
 	select {
 	case e.cfgChanged <- struct{}{}:
 	default:
 	}
 }
 
-// config is the configuration in force.
-func (e *engine) config() *zones.Config {
-	if _, set := e.effective(); set != nil {
+// Config is the configuration in force (nil before SetConfig).
+func (e *Engine) Config() *zones.Config {
+	if set := e.Effective(); set != nil {
 		return set.Config
 	}
 	return nil
 }
 
-// configChanged signals after each setConfig.
-func (e *engine) configChanged() <-chan struct{} { return e.cfgChanged }
+// ConfigChanged signals after each SetConfig and SetEdits (one pending
+// signal at most).
+func (e *Engine) ConfigChanged() <-chan struct{} { return e.cfgChanged }
 
-// setHealth publishes a snapshot with new health.
-func (e *engine) setHealth(h *health.Status) {
+// SetHealth publishes a snapshot with new health.
+func (e *Engine) SetHealth(h *health.Status) {
 	e.latest.Store(h)
-	e.setRoutingHealth(h)
+	e.SetRoutingHealth(h)
 }
 
-// setRoutingHealth publishes a snapshot with health from elsewhere (the
+// SetRoutingHealth publishes a snapshot with health from elsewhere (the
 // last-known-good file); nil means every endpoint is usable.
-func (e *engine) setRoutingHealth(h routing.Health) {
+func (e *Engine) SetRoutingHealth(h routing.Health) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.health = h
 	e.publishLocked()
 }
 
-// setLatency publishes a snapshot with a new latency map.
-func (e *engine) setLatency(t *routing.LatencyTable) {
+// SetLatency publishes a snapshot with a new latency map.
+func (e *Engine) SetLatency(t *routing.LatencyTable) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lat = t
 	e.publishLocked()
 }
 
-// republish builds the snapshot again (after a GeoIP database reload).
-func (e *engine) republish() {
+// SetGeo gives the engine its GeoIP database (nil: none) and publishes a
+// snapshot with it.
+func (e *Engine) SetGeo(gp *geo.Provider) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.geo = gp
+	e.publishLocked()
+}
+
+// Republish builds the snapshot again (after a GeoIP database reload).
+func (e *Engine) Republish() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.publishLocked()
+}
+
+// OnReload adds f to what is told of every configuration Reload accepts.
+func (e *Engine) OnReload(f func(*zones.Config)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onReload = append(e.onReload, f)
 }
 
 // geoRules collects the services' geo_rules in routing's form.
@@ -186,14 +236,14 @@ func geoRules(cfg *zones.Config) map[string][]routing.GeoRule {
 	return out
 }
 
-// noteHealth keeps health that changed nothing routing cares about (RTTs,
+// NoteHealth keeps health that changed nothing routing cares about (RTTs,
 // vote details) for the API without rebuilding the snapshot.
-func (e *engine) noteHealth(h *health.Status) { e.latest.Store(h) }
+func (e *Engine) NoteHealth(h *health.Status) { e.latest.Store(h) }
 
-// status is the newest health.
-func (e *engine) status() *health.Status { return e.latest.Load() }
+// Status is the newest health (nil before the first).
+func (e *Engine) Status() *health.Status { return e.latest.Load() }
 
-func (e *engine) publishLocked() {
+func (e *Engine) publishLocked() {
 	if e.set == nil {
 		return
 	}
@@ -209,32 +259,47 @@ func (e *engine) publishLocked() {
 	e.snapVersion.Set(float64(e.ver))
 }
 
-// reload reads the config at path; on error the current one keeps serving.
+// Reload reads the config at path; on error the current one keeps serving.
 // A configuration that would blank the running one (zones.CheckReplace) is
-// refused as an error is, unless --allow-empty: a truncated or half-written
+// refused as an error is, unless AllowEmpty: a truncated or half-written
 // file parses as exactly that.
-func (e *engine) reload(path, trigger string) bool {
+func (e *Engine) Reload(path, trigger string) bool {
 	set, err := zones.Load(path)
 	if err == nil && !e.allowEmpty {
-		base, _ := e.effective()
-		err = zones.CheckReplace(base, set)
+		err = zones.CheckReplace(e.Base(), set)
 	}
 	if err != nil {
 		e.reloadErrors.Inc()
-		logConfigErrors(e.log, err)
+		LogConfigErrors(e.log, err)
 		e.log.Error().Str("trigger", trigger).Msg("reload refused; the previous configuration keeps serving")
 		return false
 	}
-	if base, _ := e.effective(); base != nil {
+	if base := e.Base(); base != nil {
 		warnRestartNeeded(e.log, base.Config, set.Config)
 	}
-	e.setConfig(set)
-	for _, f := range e.onReload {
+	e.SetConfig(set)
+	e.mu.Lock()
+	onReload := slices.Clone(e.onReload)
+	e.mu.Unlock()
+	for _, f := range onReload {
 		f(set.Config)
 	}
 	e.reloads.WithLabelValues(trigger).Inc()
 	e.log.Info().Str("trigger", trigger).Str("summary", set.Summary()).Msg("configuration reloaded")
 	return true
+}
+
+// LogConfigErrors logs a configuration's errors one line each (file,
+// line, key path), or err as is when it is not a zones.ErrorList.
+func LogConfigErrors(log zerolog.Logger, err error) {
+	var list zones.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			log.Error().Str("file", e.File).Int("line", e.Line).Str("path", e.Path).Msg(e.Msg)
+		}
+		return
+	}
+	log.Error().Err(err).Msg("config")
 }
 
 // warnRestartNeeded logs the settings a reload takes but cannot apply to

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 // deploy tools write in several steps (truncate, write, rename).
 const settle = 500 * time.Millisecond
 
-// watchFiles reloads when the config file or a zone file changes. It
+// WatchFiles reloads when the config file or a zone file changes. It
 // watches directories, not files, because files are often replaced by
 // rename (editors, ConfigMaps). Each reload is validated first, exactly as
 // on SIGHUP.
-func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engine) error {
+func WatchFiles(ctx context.Context, log zerolog.Logger, path string, eng *Engine) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot watch files; reload with SIGHUP")
@@ -29,7 +29,7 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 	watched := map[string]bool{}
 	files := map[string]bool{}
 	rewatch := func() {
-		base, _ := eng.effective()
+		base := eng.Base()
 		want := []string{path}
 		if base != nil {
 			for _, ref := range base.Config.Zones {
@@ -95,7 +95,7 @@ func watchFiles(ctx context.Context, log zerolog.Logger, path string, eng *engin
 				timer.Reset(settle)
 				continue
 			}
-			if eng.reload(path, "file change") {
+			if eng.Reload(path, "file change") {
 				rewatch()
 			}
 		}

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -9,8 +9,15 @@ import (
 	"github.com/miekg/dns"
 )
 
+// DocReader is the part of the store Validate reads (store.Store
+// satisfies it).
+type DocReader interface {
+	ConfigVersion(ctx context.Context) (uint64, error)
+	Docs(ctx context.Context, kind string) ([]store.Doc, error)
+}
+
 // editor validates API edits against the files this node serves and the
-// documents in the store, as api.Editor asks.
+// documents in the store, as api.Editor asks; the Engine answers with it.
 //
 // An edit's cost does not grow with the other documents stored: they are
 // read from the store again only when its configuration version moved,
@@ -19,8 +26,8 @@ import (
 // document is parsed on every request; the cross-checks (zones.NewSet)
 // run over the whole result as before, so what is accepted is unchanged.
 type editor struct {
-	eng *engine
-	st  store.Store
+	eng *Engine
+	st  DocReader // nil: no store
 
 	mu sync.Mutex
 	// docs are the store's live documents as read at configuration
@@ -30,14 +37,14 @@ type editor struct {
 	haveDoc bool
 }
 
-func (e *editor) Effective() *zones.Set {
-	_, set := e.eng.effective()
-	return set
+// Validate overlays the store's documents, with edit in place of its own
+// kind and name (or without it, for a delete), on the files. It implements
+// api.Editor.
+func (e *Engine) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
+	return e.ed.validate(ctx, edit)
 }
 
-// Validate overlays the store's documents, with edit in place of its own
-// kind and name (or without it, for a delete), on the files.
-func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
+func (e *editor) validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
 	stored, err := e.storeEdits(ctx)
 	if err != nil {
 		return nil, err
@@ -52,13 +59,15 @@ func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, err
 	if !edit.Deleted {
 		edits = append(edits, edit)
 	}
-	base, _ := e.eng.effective()
-	return zones.OverlayCached(base, edits, &e.eng.cache)
+	return zones.OverlayCached(e.eng.Base(), edits, &e.eng.cache)
 }
 
 // storeEdits are the store's live documents, read again only when the
 // store's configuration version is not the one they were read at.
 func (e *editor) storeEdits(ctx context.Context) ([]zones.Edit, error) {
+	if e.st == nil {
+		return nil, nil
+	}
 	ver, err := e.st.ConfigVersion(ctx)
 	if err != nil {
 		return nil, err
