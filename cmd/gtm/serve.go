@@ -108,7 +108,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return exitError{1}
 	}
 
-	cookies, err := newCookieKeeper(ctx, cfg, st, log.With().Str("component", "dns").Logger(), reg)
+	cookies, err := node.NewCookieKeeper(ctx, cfg, st, log.With().Str("component", "dns").Logger(), reg)
 	if err != nil {
 		log.Error().Err(err).Msg("dns cookies")
 		return exitError{1}
@@ -129,10 +129,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ECSMaxPrefixV4:  cfg.DNS.ECS.MaxPrefixV4,
 		ECSMaxPrefixV6:  cfg.DNS.ECS.MaxPrefixV6,
 		Sampler:         steer.Sampler(),
-		RRL:             rrlConfig(cfg.DNS.RRL),
+		RRL:             node.RRLConfig(cfg.DNS.RRL),
 	}
 	if cookies != nil {
-		dnsCfg.Cookies = cookies.secrets
+		dnsCfg.Cookies = cookies.Secrets()
 	}
 	dns := dnsserver.New(dnsCfg, eng, log.With().Str("component", "dns").Logger(), reg)
 
@@ -203,7 +203,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { return node.WatchFiles(gctx, log, *cfgPath, eng) })
 	g.Go(func() error { return sync.Run(gctx) })
 	if cookies != nil {
-		g.Go(func() error { return cookies.run(gctx) })
+		g.Go(func() error { return cookies.Run(gctx) })
 	}
 	if prb != nil {
 		g.Go(func() error { return prb.Run(gctx) })

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"bytes"
@@ -21,10 +21,10 @@ import (
 // other way round.
 const cookieRefreshEvery = time.Minute
 
-// cookieKeeper owns the DNS server's cookie secrets: it loads them at
+// CookieKeeper owns the DNS server's cookie secrets: it loads them at
 // start and refreshes them in the background, so the DNS server never
 // waits on a file or the store.
-type cookieKeeper struct {
+type CookieKeeper struct {
 	log       zerolog.Logger
 	secrets   *dnsserver.CookieSecrets
 	file      string      // dns.cookies.secret_file, resolved
@@ -35,14 +35,14 @@ type cookieKeeper struct {
 	refreshes *prometheus.CounterVec
 }
 
-// newCookieKeeper returns nil when cookies are off. A store that cannot
+// NewCookieKeeper returns nil when cookies are off. A store that cannot
 // be reached at start is not fatal: a random secret serves until it can.
-func newCookieKeeper(ctx context.Context, cfg *zones.Config, st store.Store, log zerolog.Logger, reg prometheus.Registerer) (*cookieKeeper, error) {
+func NewCookieKeeper(ctx context.Context, cfg *zones.Config, st store.Store, log zerolog.Logger, reg prometheus.Registerer) (*CookieKeeper, error) {
 	c := cfg.DNS.Cookies
 	if !c.CookiesEnabled() {
 		return nil, nil
 	}
-	k := &cookieKeeper{log: log, rotate: c.Rotate.D()}
+	k := &CookieKeeper{log: log, rotate: c.Rotate.D()}
 	k.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gtm", Subsystem: "dns", Name: "cookie_secret_refreshes_total",
 		Help: "Reads of the shared DNS cookie secret (dns.cookies.secret_file, or the state store), by result: ok or error (the secret in use is kept).",
@@ -84,8 +84,12 @@ func newCookieKeeper(ctx context.Context, cfg *zones.Config, st store.Store, log
 	return k, nil
 }
 
+// Secrets are the secrets the DNS server checks cookies with
+// (dnsserver.Config.Cookies).
+func (k *CookieKeeper) Secrets() *dnsserver.CookieSecrets { return k.secrets }
+
 // refresh reads the secrets once and installs them if they changed.
-func (k *cookieKeeper) refresh(ctx context.Context) {
+func (k *CookieKeeper) refresh(ctx context.Context) {
 	var cur, prev []byte
 	var err error
 	src := "store"
@@ -122,14 +126,14 @@ func (k *cookieKeeper) refresh(ctx context.Context) {
 // secret from the store yet tries again.
 const cookieRetryEvery = 2 * time.Second
 
-func (k *cookieKeeper) refreshFor(ctx context.Context) {
+func (k *CookieKeeper) refreshFor(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	k.refresh(sctx)
 }
 
-// run refreshes the secrets until ctx ends.
-func (k *cookieKeeper) run(ctx context.Context) error {
+// Run refreshes the secrets until ctx ends.
+func (k *CookieKeeper) Run(ctx context.Context) error {
 	if k.file == "" && k.st == nil {
 		return nil
 	}
@@ -158,8 +162,8 @@ func (k *cookieKeeper) run(ctx context.Context) error {
 	}
 }
 
-// rrlConfig is dns.rrl for the DNS server (validated at load).
-func rrlConfig(r zones.RRL) dnsserver.RRLConfig {
+// RRLConfig is dns.rrl for the DNS server (validated at load).
+func RRLConfig(r zones.RRL) dnsserver.RRLConfig {
 	out := dnsserver.RRLConfig{
 		Rate: r.Rate, Window: r.Window.D(), IPv4Prefix: r.IPv4Prefix, IPv6Prefix: r.IPv6Prefix,
 		TableSize: r.TableSize, LogOnly: r.LogOnly, Slip: 2,

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestCookieKeeperFile(t *testing.T) {
 	cfg := &zones.Config{}
 	cfg.DNS.Cookies.SecretFile = path
 	cfg.ApplyDefaults()
-	k, err := newCookieKeeper(context.Background(), cfg, store.NewMemory(nil), zerolog.Nop(), prometheus.NewRegistry())
+	k, err := NewCookieKeeper(context.Background(), cfg, store.NewMemory(nil), zerolog.Nop(), prometheus.NewRegistry())
 	if err != nil || k == nil {
 		t.Fatalf("keeper: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestCookieKeeperFile(t *testing.T) {
 	// Cookies off: no keeper.
 	off := false
 	cfg.DNS.Cookies.Enabled = &off
-	if k, err := newCookieKeeper(context.Background(), cfg, nil, zerolog.Nop(), prometheus.NewRegistry()); k != nil || err != nil {
+	if k, err := NewCookieKeeper(context.Background(), cfg, nil, zerolog.Nop(), prometheus.NewRegistry()); k != nil || err != nil {
 		t.Errorf("cookies off: keeper %v, %v", k, err)
 	}
 }
