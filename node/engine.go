@@ -286,6 +286,7 @@ func (e *Engine) Reload(path, trigger string) bool {
 	}
 	e.reloads.WithLabelValues(trigger).Inc()
 	e.log.Info().Str("trigger", trigger).Str("summary", set.Summary()).Msg("configuration reloaded")
+	go releaseMemory() // the previous configuration is garbage now
 	return true
 }
 
