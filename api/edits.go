@@ -49,6 +49,16 @@ type Editor interface {
 	Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error)
 }
 
+// EditChecker is what an Editor may offer besides: Check returns
+// exactly the error Validate returns for edit (nil when Validate returns
+// a set), without building the configuration. The edit endpoints use it
+// for a zone written (not deleted), whose resulting set they do not
+// need, so that validating a big zone never holds all its parsed records
+// (zones.CheckOverlay).
+type EditChecker interface {
+	Check(ctx context.Context, edit zones.Edit) error
+}
+
 // EditOptions tune the edit endpoints; the zero value is ready to use.
 type EditOptions struct {
 	// ReadAuth makes the GET endpoints require a token (a read-only one
@@ -744,7 +754,15 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 			body, res.Serial, res.SerialWritten = h.raiseSerial(c.name, body, st.text)
 		}
 		edit := zones.Edit{Kind: c.k.kind, Name: c.name, Body: body, Deleted: c.del}
-		after, err := h.ed.Validate(ctx, edit)
+		// The set an edit produces is needed to render what a deletion
+		// leaves and to compare a service's answers; a zone written needs
+		// the verdict alone.
+		var after *zones.Set
+		if ck, ok := h.ed.(EditChecker); ok && c.k == zoneKind && !c.del {
+			err = ck.Check(ctx, edit)
+		} else {
+			after, err = h.ed.Validate(ctx, edit)
+		}
 		if err != nil {
 			var list zones.ErrorList
 			if errors.As(err, &list) {

@@ -63,8 +63,8 @@ func checkZone(origin, file string, text []byte, lim Limits, names, cuts map[str
 		cnames = map[string]*cnameAt{}
 		// seen holds a hash of each name holding other data (not CNAME,
 		// RRSIG or NSEC) so far: a CNAME whose name is not in it has no
-		// other data before it. Hashes, not names: a few bytes a name.
-		seen    = map[uint64]struct{}{}
+		// other data before it.
+		seen    = newHashSet(text)
 		seed    = maphash.MakeSeed()
 		recheck bool
 		cutSeen map[string]bool
@@ -99,7 +99,7 @@ func checkZone(origin, file string, text []byte, lim Limits, names, cuts map[str
 				errs = append(errs, at(p, "%s: a second CNAME (the first at %s): a name has at most one", h.Name, where(c.pos, p)))
 			} else {
 				c := &cnameAt{idx: i, pos: p}
-				if _, ok := seen[maphash.String(seed, h.Name)]; ok {
+				if seen.mayHold(maphash.String(seed, h.Name)) {
 					c.recheck, recheck = true, true
 				}
 				cnames[h.Name] = c
@@ -109,7 +109,7 @@ func checkZone(origin, file string, text []byte, lim Limits, names, cuts map[str
 			if c, ok := cnames[h.Name]; ok && !c.hasOther {
 				c.hasOther, c.otherIdx, c.otherTyp, c.otherPos = true, i, t, p
 			}
-			seen[maphash.String(seed, h.Name)] = struct{}{}
+			seen.add(maphash.String(seed, h.Name))
 		}
 		// What NewSet looks at for the services in this zone.
 		switch t := h.Rrtype; {
@@ -129,7 +129,7 @@ func checkZone(origin, file string, text []byte, lim Limits, names, cuts map[str
 	if !ok {
 		return nil, ErrorList{e}
 	}
-	seen = nil
+	seen = hashSet{}
 	if recheck {
 		// Other data written before a CNAME at its name: read the text
 		// again up to the last such CNAME for the first of them.
@@ -287,4 +287,74 @@ func zoneOf(zoneByOrigin map[string]*Zone, name string) *Zone {
 		}
 	}
 	return best
+}
+
+// hashSet is a set of 32-bit hashes of names, open addressing in a table
+// sized once from the text (a slot per half line, at most half a byte of
+// table per byte of text): about a quarter of the text's size, where a
+// map of 64-bit hashes cost more than the text. It answers "maybe" for
+// a name not added when 32 bits of hash collide, or for any name once
+// the table is too full to add more (full): a "maybe" only costs checkZone
+// its second pass, never a wrong answer.
+type hashSet struct {
+	slots []uint32
+	n     int
+	full  bool
+}
+
+func newHashSet(text []byte) hashSet {
+	lines := bytes.Count(text, []byte{'\n'}) + 1
+	size := 64
+	for size < 2*lines && size*4*2 <= len(text) {
+		size *= 2
+	}
+	return hashSet{slots: make([]uint32, size)}
+}
+
+// key folds h to a non-zero 32-bit value (0 marks an empty slot).
+func (s *hashSet) key(h uint64) uint32 {
+	k := uint32(h) ^ uint32(h>>32)
+	if k == 0 {
+		k = 1
+	}
+	return k
+}
+
+func (s *hashSet) add(h uint64) {
+	if s.full || len(s.slots) == 0 {
+		return
+	}
+	k := s.key(h)
+	mask := uint32(len(s.slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case k:
+			return
+		case 0:
+			if s.n+1 > len(s.slots)*3/4 {
+				s.full = true // from here on every name may be held
+				return
+			}
+			s.slots[i] = k
+			s.n++
+			return
+		}
+	}
+}
+
+// mayHold is false only when h was never added.
+func (s *hashSet) mayHold(h uint64) bool {
+	if s.full || len(s.slots) == 0 {
+		return true
+	}
+	k := s.key(h)
+	mask := uint32(len(s.slots) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case k:
+			return true
+		case 0:
+			return false
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/gtm-project/gtm/api"
 	"github.com/gtm-project/gtm/store"
 	"github.com/gtm-project/gtm/zones"
 	"github.com/miekg/dns"
@@ -38,6 +39,30 @@ func (e *editor) Effective() *zones.Set {
 // Validate overlays the store's documents, with edit in place of its own
 // kind and name (or without it, for a delete), on the files.
 func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
+	edits, err := e.overlayEdits(ctx, edit)
+	if err != nil {
+		return nil, err
+	}
+	base, _ := e.eng.effective()
+	return zones.OverlayCached(base, edits, &e.eng.cache)
+}
+
+var _ api.EditChecker = (*editor)(nil)
+
+// Check is Validate for its error alone (api.EditChecker): the edited
+// zone is checked record by record as it is parsed, never held whole.
+func (e *editor) Check(ctx context.Context, edit zones.Edit) error {
+	edits, err := e.overlayEdits(ctx, edit)
+	if err != nil {
+		return err
+	}
+	base, _ := e.eng.effective()
+	return zones.CheckOverlay(base, edits, &e.eng.cache)
+}
+
+// overlayEdits are the store's documents with edit in place of its own
+// kind and name, or without it for a delete.
+func (e *editor) overlayEdits(ctx context.Context, edit zones.Edit) ([]zones.Edit, error) {
 	stored, err := e.storeEdits(ctx)
 	if err != nil {
 		return nil, err
@@ -52,8 +77,7 @@ func (e *editor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, err
 	if !edit.Deleted {
 		edits = append(edits, edit)
 	}
-	base, _ := e.eng.effective()
-	return zones.OverlayCached(base, edits, &e.eng.cache)
+	return edits, nil
 }
 
 // storeEdits are the store's live documents, read again only when the
