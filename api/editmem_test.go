@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gtm-project/gtm/zones"
 )
 
 // heapPeak samples the live heap every millisecond until stop and returns
@@ -35,13 +39,17 @@ func heapPeak(stop <-chan struct{}) func() uint64 {
 	return func() uint64 { <-done; return peak.Load() }
 }
 
-// TestBigEditMemory measures the heap one large zone edit (a dry run of a
-// ~4 MB master file, 130,000 records) holds at its peak, against its
-// body: garbage not yet collected included, so it depends on GC timing.
-// About 10× here: the parsed records alone (miekg/dns RRs, their
-// positions) are 5-6× a master file of short A records; the diff is
-// skipped above 1 MiB (it doubled the peak). The bound is generous; the
-// figure is logged for the record.
+// TestBigEditMemory measures the heap one large zone edit (a ~4 MB
+// master file, 130,000 records, its serial raised) holds at its peak,
+// against its body, for a dry run and for a real PUT: garbage not yet
+// collected included, so it depends on GC timing. Issue 11 asks for at
+// most 4×; a real PUT is allowed one body more, the store's own copy
+// of the document written. The zone is checked record by record as it is parsed
+// (zones.CheckOverlay), never held parsed (that alone was 5-6× a master
+// file of short A records, and the whole edit about 10×); the serial is
+// raised in the body's own buffer; the diff is skipped above 1 MiB. What
+// is left is the body and, as the GC paces itself on the live heap, about
+// as much garbage again as body and heap before.
 func TestBigEditMemory(t *testing.T) {
 	e := abuseServer(t, EditOptions{}, nil)
 	var b strings.Builder
@@ -53,22 +61,35 @@ func TestBigEditMemory(t *testing.T) {
 	// The test server's zone cap is 1,000: lift it for this one.
 	e.base.Config.Limits.ZoneMaxRecords = 1 << 20
 	c := clientFrom("127.0.0.1")
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	before := s[0].Value.Uint64()
-	stop := make(chan struct{})
-	peak := heapPeak(stop)
-	code, _, out := e.do(t, c, "PUT", "/api/v1/zones/example.com.?dry_run=1", "Bearer "+editRW, body)
-	close(stop)
-	p := peak()
-	if code != 200 {
-		t.Fatalf("%d %.300s", code, out)
+	for _, path := range []string{"/api/v1/zones/example.com.?dry_run=1", "/api/v1/zones/example.com."} {
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		metrics.Read(s)
+		before := s[0].Value.Uint64()
+		stop := make(chan struct{})
+		peak := heapPeak(stop)
+		code, _, out := e.do(t, c, "PUT", path, "Bearer "+editRW, body)
+		close(stop)
+		p := peak()
+		if code != 200 || !strings.Contains(strings.ReplaceAll(out, " ", ""), `"serial_written":5,`) {
+			t.Fatalf("PUT %s: %d %.300s", path, code, out)
+		}
+		grew := float64(p-before) / float64(len(body))
+		t.Logf("PUT %s of %d bytes: heap peak %d MB above the %d MB before: %.1f× the body", path, len(body), (p-before)>>20, before>>20, grew)
+		// A write also leaves the document in the store: the memory
+		// store keeps its own copy (one more body, for good).
+		limit := 4.0
+		if !strings.Contains(path, "dry_run") {
+			limit = 5
+		}
+		if grew > limit {
+			t.Errorf("PUT %s held %.1f× its body (at most %g×)", path, grew, limit)
+		}
 	}
-	grew := float64(p-before) / float64(len(body))
-	t.Logf("%d-byte edit: heap peak %d MB above the %d MB before: %.1f× the body", len(body), (p-before)>>20, before>>20, grew)
-	if grew > 16 {
-		t.Errorf("one edit held %.1f× its body", grew)
+	// The PUT was written, its serial raised.
+	docs, err := e.st.Docs(context.Background(), "zone")
+	if err != nil || len(docs) != 1 || len(docs[0].Body) != len(body)+9 || strings.Contains(string(docs[0].Body[:200]), "( 5 ") {
+		t.Fatalf("stored: %v %d docs", err, len(docs))
 	}
 }
 
@@ -154,6 +175,49 @@ func TestEditWeight(t *testing.T) {
 		r := &http.Request{Method: tc.method, ContentLength: tc.length}
 		if got := h.weight(r); got != tc.want {
 			t.Errorf("%s of %d bytes: weight %d, want %d", tc.method, tc.length, got, tc.want)
+		}
+	}
+}
+
+// noEditor is an Editor with no configuration: raiseSerial's limits are
+// the defaults.
+type noEditor struct{}
+
+func (noEditor) Effective() *zones.Set { return nil }
+func (noEditor) Validate(context.Context, zones.Edit) (*zones.Set, error) {
+	return nil, errors.New("not used")
+}
+
+// TestRaiseSerialInPlace: a serial raised in a body with room to spare is
+// rewritten in the body's own array, to the text a copy would hold; undo
+// gives back the text sent, byte for byte (what a retried write starts
+// from). Without room for a longer serial, or not in place, the text
+// sent is left alone.
+func TestRaiseSerialInPlace(t *testing.T) {
+	h := &edits{ed: noEditor{}, opt: EditOptions{Now: func() time.Time { return editDay }}}
+	current := []byte("@ IN SOA ns1 h ( 5 1 2 3 4 )\n@ NS ns1\n")
+	for _, sent := range []string{"5", "00000000005", "4"} {
+		text := "$TTL 300\n@ IN SOA ns1 h ( " + sent + " 1 2 3 4 ) ; serial\n@ NS ns1\nwww A 192.0.2.1\n"
+		want := strings.Replace(text, "( "+sent+" ", "( 2025061500 ", 1)
+		for _, room := range []int{0, 512} {
+			for _, inPlace := range []bool{false, true} {
+				buf := make([]byte, len(text), len(text)+room)
+				copy(buf, text)
+				out, serial, was, undo := h.raiseSerial("example.com.", buf, current, inPlace)
+				if string(out) != want || serial != 2025061500 || was == 0 {
+					t.Fatalf("sent %s, room %d, in place %v: %q %d %d", sent, room, inPlace, out, serial, was)
+				}
+				shared := &out[0] == &buf[0]
+				if fits := room > 0 || len(sent) >= 10; shared != (inPlace && fits) || (undo != nil) != shared {
+					t.Errorf("sent %s, room %d, in place %v: shared %v, undo %v", sent, room, inPlace, shared, undo != nil)
+				}
+				if undo != nil {
+					undo()
+				}
+				if string(buf) != text {
+					t.Errorf("sent %s, room %d, in place %v: the text sent became %q", sent, room, inPlace, buf)
+				}
+			}
 		}
 	}
 }

@@ -49,6 +49,16 @@ type Editor interface {
 	Validate(ctx context.Context, edit zones.Edit) (*zones.Set, error)
 }
 
+// EditChecker is what an Editor may offer besides: Check returns
+// exactly the error Validate returns for edit (nil when Validate returns
+// a set), without building the configuration. The edit endpoints use it
+// for a zone written (not deleted), whose resulting set they do not
+// need, so that validating a big zone never holds all its parsed records
+// (zones.CheckOverlay).
+type EditChecker interface {
+	Check(ctx context.Context, edit zones.Edit) error
+}
+
 // EditOptions tune the edit endpoints; the zero value is ready to use.
 type EditOptions struct {
 	// ReadAuth makes the GET endpoints require a token (a read-only one
@@ -552,7 +562,7 @@ func (h *edits) put(k *editKind) func(http.ResponseWriter, *http.Request, string
 			writeError(w, code, err.Error())
 			return
 		}
-		h.change(w, r, change{k: k, name: name, body: body, pathOf: pathOf, who: who, comment: comment(r)})
+		h.change(w, r, change{k: k, name: name, body: body, owned: true, pathOf: pathOf, who: who, comment: comment(r)})
 	}
 }
 
@@ -662,9 +672,12 @@ func (m ifMatch) ok(st docState) bool {
 
 // change is one write, deletion or rollback.
 type change struct {
-	k       *editKind
-	name    string
-	body    []byte
+	k    *editKind
+	name string
+	body []byte
+	// owned says body was read for this request alone: a zone's serial
+	// may be raised in place (the buffer has room), not in a copy.
+	owned   bool
 	del     bool
 	pathOf  func(int) string
 	who     string
@@ -740,11 +753,20 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 		}
 		res := ChangeResult{Kind: c.k.kind, Name: c.name, Previous: st.version, Deleted: c.del, DryRun: dry}
 		body := c.body
+		var undo func() // gives c.body back what raiseSerial rewrote in it
 		if !c.del && c.k == zoneKind {
-			body, res.Serial, res.SerialWritten = h.raiseSerial(c.name, body, st.text)
+			body, res.Serial, res.SerialWritten, undo = h.raiseSerial(c.name, body, st.text, c.owned)
 		}
 		edit := zones.Edit{Kind: c.k.kind, Name: c.name, Body: body, Deleted: c.del}
-		after, err := h.ed.Validate(ctx, edit)
+		// The set an edit produces is needed to render what a deletion
+		// leaves and to compare a service's answers; a zone written needs
+		// the verdict alone.
+		var after *zones.Set
+		if ck, ok := h.ed.(EditChecker); ok && c.k == zoneKind && !c.del {
+			err = ck.Check(ctx, edit)
+		} else {
+			after, err = h.ed.Validate(ctx, edit)
+		}
 		if err != nil {
 			var list zones.ErrorList
 			if errors.As(err, &list) {
@@ -788,6 +810,9 @@ func (h *edits) change(w http.ResponseWriter, r *http.Request, c change) {
 		}
 		switch {
 		case errors.Is(err, store.ErrConflict) && !cond.set && attempt < writeAttempts:
+			if undo != nil {
+				undo()
+			}
 			continue
 		case errors.Is(err, store.ErrConflict):
 			h.conflict(w, c, 0)
@@ -872,7 +897,11 @@ func writeProblems(w http.ResponseWriter, list zones.ErrorList, editFile string,
 // that does not becomes max(current+1, today's YYYYMMDD00), the common
 // date convention, without ever going backwards. It returns the text, the
 // serial it holds, and the serial sent when it was replaced (else 0).
-func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32, uint32) {
+//
+// With inPlace, the serial is rewritten in text's own array when its
+// spare capacity allows (readBody leaves some), so that a big zone is
+// not held twice; undo, then not nil, puts the text sent back.
+func (h *edits) raiseSerial(origin string, text, current []byte, inPlace bool) (out []byte, serial, sentSerial uint32, undo func()) {
 	var lim zones.Limits
 	if set := h.ed.Effective(); set != nil {
 		lim = set.Config.Limits
@@ -881,28 +910,42 @@ func (h *edits) raiseSerial(origin string, text, current []byte) ([]byte, uint32
 	// whole, once, after this.
 	soa, line, ok := lim.FirstSOA(origin, "new", text)
 	if !ok || dns.CanonicalName(soa.Header().Name) != dns.CanonicalName(origin) {
-		return text, 0, 0 // validation reports it
+		return text, 0, 0, nil // validation reports it
 	}
 	sent := soa.Serial
 	if len(current) == 0 {
-		return text, sent, 0
+		return text, sent, 0, nil
 	}
 	cur, _, ok := lim.FirstSOA(origin, "current", current)
 	if !ok || serialGreater(sent, cur.Serial) {
-		return text, sent, 0
+		return text, sent, 0, nil
 	}
 	next := nextSerial(cur.Serial, h.opt.Now())
-	if out, ok := replaceSerial(text, line, sent, next); ok {
-		return out, next, sent
+	if i, j, ok := findSerial(text, line, sent); ok {
+		digits := strconv.AppendUint(nil, uint64(next), 10)
+		n, d := len(text), len(digits)-(j-i)
+		if !inPlace || d > cap(text)-n {
+			out := make([]byte, 0, n+d)
+			out = append(out, text[:i]...)
+			out = append(out, digits...)
+			return append(out, text[j:]...), next, sent, nil
+		}
+		full, old := text[:cap(text)], bytes.Clone(text[i:j])
+		copy(full[i+len(digits):], full[j:n])
+		copy(full[i:], digits)
+		return full[:n+d], next, sent, func() {
+			copy(full[j:], full[i+len(digits):n+d])
+			copy(full[i:], old)
+		}
 	}
 	// The serial could not be found in the text (written in an unusual
 	// way): store the zone re-rendered instead, losing its comments.
 	z, errs := lim.ParseZoneText(origin, "new", text)
 	if len(errs) > 0 || z == nil || z.SOA == nil {
-		return text, 0, 0
+		return text, 0, 0, nil
 	}
 	z.SOA.Serial = next
-	return renderZone(z), next, sent
+	return renderZone(z), next, sent, nil
 }
 
 // serialGreater is RFC 1982 serial number arithmetic: a is greater than b.
@@ -925,13 +968,26 @@ func nextSerial(cur uint32, now time.Time) uint32 {
 // finds the third field after the SOA type, across parentheses and
 // comments, and checks that it holds old.
 func replaceSerial(text []byte, line int, old, serial uint32) ([]byte, bool) {
+	i, j, ok := findSerial(text, line, old)
+	if !ok {
+		return nil, false
+	}
+	out := make([]byte, 0, len(text)+10)
+	out = append(out, text[:i]...)
+	out = strconv.AppendUint(out, uint64(serial), 10)
+	return append(out, text[j:]...), true
+}
+
+// findSerial finds the serial of the SOA record starting on line, as
+// replaceSerial describes: it is text[i:j].
+func findSerial(text []byte, line int, old uint32) (i, j int, ok bool) {
 	off := 0
 	for l := 1; l < line; l++ {
-		i := bytes.IndexByte(text[off:], '\n')
-		if i < 0 {
-			return nil, false
+		k := bytes.IndexByte(text[off:], '\n')
+		if k < 0 {
+			return 0, 0, false
 		}
-		off += i + 1
+		off += k + 1
 	}
 	isSep := func(c byte) bool { return strings.IndexByte(" \t\r\n();\"", c) >= 0 }
 	afterSOA, fields := false, 0
@@ -943,7 +999,7 @@ func replaceSerial(text []byte, line int, old, serial uint32) ([]byte, bool) {
 				i++
 			}
 		case c == '"':
-			return nil, false
+			return 0, 0, false
 		case isSep(c):
 			i++
 		default:
@@ -961,17 +1017,14 @@ func replaceSerial(text []byte, line int, old, serial uint32) ([]byte, bool) {
 				afterSOA = bytes.EqualFold(tok, []byte("SOA"))
 			} else if fields++; fields == 3 {
 				if v, err := strconv.ParseUint(string(tok), 10, 32); err != nil || uint32(v) != old {
-					return nil, false
+					return 0, 0, false
 				}
-				out := make([]byte, 0, len(text)+10)
-				out = append(out, text[:i]...)
-				out = strconv.AppendUint(out, uint64(serial), 10)
-				return append(out, text[j:]...), true
+				return i, j, true
 			}
 			i = j
 		}
 	}
-	return nil, false
+	return 0, 0, false
 }
 
 // changedRegions compares, for a client in each configured region, the

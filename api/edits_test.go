@@ -101,6 +101,16 @@ func (e *editEditor) Validate(ctx context.Context, edit zones.Edit) (*zones.Set,
 	return zones.Overlay(e.base, edits)
 }
 
+// Check is what cmd/gtm's editor does for a zone written: the same
+// errors as Validate, the edited zone checked as it is parsed.
+func (e *editEditor) Check(ctx context.Context, edit zones.Edit) error {
+	edits, err := e.edits(ctx, &edit)
+	if err != nil {
+		return err
+	}
+	return zones.CheckOverlay(e.base, edits, nil)
+}
+
 type editEnv struct {
 	url   string
 	store store.Store

@@ -44,7 +44,28 @@ func (e *Engine) Validate(ctx context.Context, edit zones.Edit) (*zones.Set, err
 	return e.ed.validate(ctx, edit)
 }
 
+// Check is Validate for its error alone (api.EditChecker): the edited
+// zone is checked record by record as it is parsed, never held whole, so
+// a zone edit's peak memory stays a small multiple of its body.
+func (e *Engine) Check(ctx context.Context, edit zones.Edit) error {
+	edits, err := e.ed.overlayEdits(ctx, edit)
+	if err != nil {
+		return err
+	}
+	return zones.CheckOverlay(e.Base(), edits, &e.cache)
+}
+
 func (e *editor) validate(ctx context.Context, edit zones.Edit) (*zones.Set, error) {
+	edits, err := e.overlayEdits(ctx, edit)
+	if err != nil {
+		return nil, err
+	}
+	return zones.OverlayCached(e.eng.Base(), edits, &e.eng.cache)
+}
+
+// overlayEdits are the store's documents with edit in place of its own
+// kind and name, or without it for a delete.
+func (e *editor) overlayEdits(ctx context.Context, edit zones.Edit) ([]zones.Edit, error) {
 	stored, err := e.storeEdits(ctx)
 	if err != nil {
 		return nil, err
@@ -59,7 +80,7 @@ func (e *editor) validate(ctx context.Context, edit zones.Edit) (*zones.Set, err
 	if !edit.Deleted {
 		edits = append(edits, edit)
 	}
-	return zones.OverlayCached(e.eng.Base(), edits, &e.eng.cache)
+	return edits, nil
 }
 
 // storeEdits are the store's live documents, read again only when the

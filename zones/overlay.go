@@ -118,6 +118,12 @@ func (c *ParseCache) prune(base *Set, edits []Edit) {
 // that carry a version (documents already in the store); cache may be
 // nil. The result is exactly Overlay's.
 func OverlayCached(base *Set, edits []Edit, cache *ParseCache) (*Set, error) {
+	return overlay(base, edits, cache, false)
+}
+
+// overlay is OverlayCached; with check (CheckOverlay), the zone edits
+// without a version are left to checkPending instead of being parsed.
+func overlay(base *Set, edits []Edit, cache *ParseCache, check bool) (*Set, error) {
 	defer cache.prune(base, edits)
 	cfg := *base.Config
 	zoneByOrigin := map[string]*Zone{}
@@ -133,6 +139,7 @@ func OverlayCached(base *Set, edits []Edit, cache *ParseCache) (*Set, error) {
 		names = append(names, s.Name)
 	}
 	var errs ErrorList
+	var pending []pendingCheck
 	for _, e := range edits {
 		name := canonical(e.Name)
 		switch e.Kind {
@@ -146,6 +153,12 @@ func OverlayCached(base *Set, edits []Edit, cache *ParseCache) (*Set, error) {
 			}
 			if p, ok := cache.get(base, e, name); ok {
 				zoneByOrigin[name] = p.zone
+				continue
+			}
+			if check && e.Version == 0 {
+				z := &Zone{Origin: name, File: EditName(e)}
+				zoneByOrigin[name] = z
+				pending = append(pending, pendingCheck{zone: z, body: e.Body, at: len(errs)})
 				continue
 			}
 			z, zerrs := base.Config.Limits.ParseZoneText(name, EditName(e), e.Body)
@@ -175,6 +188,9 @@ func OverlayCached(base *Set, edits []Edit, cache *ParseCache) (*Set, error) {
 		default:
 			errs = append(errs, Error{File: EditName(e), Msg: fmt.Sprintf("unknown kind %q", e.Kind)})
 		}
+	}
+	if len(pending) > 0 {
+		errs = checkPending(base.Config.Limits, pending, zoneByOrigin, svcByName, errs)
 	}
 	if len(errs) > 0 {
 		return nil, errs.Err()
