@@ -42,6 +42,11 @@ type UIData struct {
 	// why the store is unreachable (the page then shows it as down).
 	StoreBackend string
 	StoreError   string
+	// SnapshotError, when not empty, says why state.snapshot_path cannot
+	// be written; SnapshotCorrupt lists snapshots found unreadable at
+	// start and moved aside, until an operator removes them.
+	SnapshotError   string
+	SnapshotCorrupt []string
 
 	// Regions, sorted as the caller likes (health sorts by name).
 	Regions []UIRegion
@@ -366,6 +371,12 @@ func buildUIView(d UIData, refresh int) uiView {
 func uiProblems(d UIData) (problems, notices []string) {
 	if d.StoreError != "" {
 		problems = append(problems, "store ("+cmp.Or(d.StoreBackend, "?")+") unreachable: "+d.StoreError)
+	}
+	if d.SnapshotError != "" {
+		problems = append(problems, "state snapshot not written (edits get 503 with the memory store): "+d.SnapshotError)
+	}
+	for _, f := range d.SnapshotCorrupt {
+		problems = append(problems, "state snapshot was corrupt at start and moved to "+f+": remove the file to acknowledge")
 	}
 	if d.HealthAt.IsZero() {
 		problems = append(problems, "no health computed yet: every endpoint counts as usable")

@@ -131,6 +131,9 @@ func TestSnapshotFullDisk(t *testing.T) {
 	if !strings.Contains(ready, `"snapshot_ok":false`) || !strings.Contains(ready, "no space left") {
 		t.Errorf("/readyz on a full disk: %s", ready)
 	}
+	if _, page, _ := p.Get("/"); !strings.Contains(page, "state snapshot not written") {
+		t.Errorf("the status page does not show the failing snapshot:\n%s", grepLines(page, "snapshot"))
+	}
 	_, metrics, _ := p.Get("/metrics")
 	if !strings.Contains(metrics, "gtm_snapshot_ok 0") {
 		t.Errorf("gtm_snapshot_ok not 0:\n%s", grepLines(metrics, "snapshot"))
@@ -184,12 +187,18 @@ func TestCorruptSnapshotMovedAside(t *testing.T) {
 	if !strings.Contains(metrics, "gtm_snapshot_corrupt_total 1") {
 		t.Errorf("not counted:\n%s", grepLines(metrics, "snapshot"))
 	}
+	if _, page, _ := p.Get("/"); !strings.Contains(page, "state snapshot was corrupt at start and moved to "+aside) {
+		t.Errorf("the status page does not show the corrupt snapshot:\n%s", grepLines(page, "snapshot"))
+	}
 	// Acknowledged by removing it.
 	if err := os.Remove(aside); err != nil {
 		t.Fatal(err)
 	}
 	if _, ready, _ := p.Get("/readyz"); strings.Contains(ready, "corrupt") {
 		t.Errorf("/readyz still shows it after removal: %s", ready)
+	}
+	if _, page, _ := p.Get("/"); strings.Contains(page, "was corrupt") {
+		t.Error("the status page still shows it after removal")
 	}
 }
 

@@ -168,6 +168,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if up, _ := st["store_up"].(bool); !up {
 			d.StoreError = "the state store is unreachable: serving the last known state"
 		}
+		d.SnapshotError, _ = st["snapshot_error"].(string)
+		d.SnapshotCorrupt, _ = st["snapshot_corrupt"].([]string)
 		return d
 	})
 
