@@ -35,27 +35,7 @@ func (r *Redis) latencySets() (samples, rtts writerSet) {
 // KEYS: 1 writer hash, 2 writer index.
 // ARGV: 1 writer id, 2 prune ("1": drop expired fields), then triples
 // (field, ttl ms, JSON).
-var putWriterSetScript = redis.NewScript(luaNow + `
-local maxttl = 0
-for i = 3, #ARGV, 3 do
-  local ttl = tonumber(ARGV[i+1])
-  if ttl > maxttl then maxttl = ttl end
-  redis.call('HSET', KEYS[1], ARGV[i], string.format('%d', now + ttl) .. ' ' .. ARGV[i+2])
-end
-if ARGV[2] == '1' then
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    local exp = tonumber(string.match(all[i+1], '^%d+'))
-    if exp == nil or exp <= now then redis.call('HDEL', KEYS[1], all[i]) end
-  end
-end
-if redis.call('PTTL', KEYS[1]) < maxttl then
-  redis.call('PEXPIRE', KEYS[1], maxttl)
-end
-redis.call('ZADD', KEYS[2], 'GT', string.format('%d', now + maxttl), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now))
-return 1
-`)
+var putWriterSetScript = redis.NewScript(luaNow + "local first = 3\n" + luaPutEntries + "return 1\n")
 
 // writerIndexScript returns the server time and the writers whose hash
 // may hold live entries.

@@ -16,15 +16,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-// putResultsScript stores one prober's results.
-//
-// KEYS: 1 prober hash, 2 prober index, 3 results version.
-// ARGV: 1 prober id, 2 prune ("1": drop expired fields), 3 channel,
-// 4 urgent ("1": a verdict changed), then triples (field, ttl ms, result
-// JSON).
-var putResultsScript = redis.NewScript(luaNow + `
+// luaPutEntries stores one writer's entries in an expiring hash (the
+// results of a prober, the latency samples or measurements of a node):
+// the triples (field, ttl ms, JSON) from ARGV[first] on go to hash
+// KEYS[1] as "<expiry ms> <JSON>"; with ARGV[2] == "1" expired fields
+// are dropped; the hash lives as long as its longest-lived field, so a
+// writer that stops takes its data with it (PTTL is -1 for a fresh hash);
+// the writer (ARGV[1]) is indexed in ZSET KEYS[2] by that expiry. It
+// expects luaNow and a local `first` before it.
+const luaPutEntries = `
 local maxttl = 0
-for i = 5, #ARGV, 3 do
+for i = first, #ARGV, 3 do
   local ttl = tonumber(ARGV[i+1])
   if ttl > maxttl then maxttl = ttl end
   redis.call('HSET', KEYS[1], ARGV[i], string.format('%d', now + ttl) .. ' ' .. ARGV[i+2])
@@ -36,13 +38,20 @@ if ARGV[2] == '1' then
     if exp == nil or exp <= now then redis.call('HDEL', KEYS[1], all[i]) end
   end
 end
--- The hash lives as long as its longest-lived field: when the prober dies,
--- its results go with it. PTTL is -1 for a fresh hash.
 if redis.call('PTTL', KEYS[1]) < maxttl then
   redis.call('PEXPIRE', KEYS[1], maxttl)
 end
 redis.call('ZADD', KEYS[2], 'GT', string.format('%d', now + maxttl), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now))
+`
+
+// putResultsScript stores one prober's results.
+//
+// KEYS: 1 prober hash, 2 prober index, 3 results version.
+// ARGV: 1 prober id, 2 prune ("1": drop expired fields), 3 channel,
+// 4 urgent ("1": a verdict changed), then triples (field, ttl ms, result
+// JSON).
+var putResultsScript = redis.NewScript(luaNow + "local first = 5\n" + luaPutEntries + `
 local v = redis.call('INCR', KEYS[3])
 local urgent = ''
 if ARGV[4] == '1' then urgent = ',"urgent":true' end
