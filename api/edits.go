@@ -917,10 +917,10 @@ func (h *edits) raiseSerial(origin string, text, current []byte, inPlace bool) (
 		return text, sent, 0, nil
 	}
 	cur, _, ok := lim.FirstSOA(origin, "current", current)
-	if !ok || serialGreater(sent, cur.Serial) {
+	if !ok || zones.SerialGreater(sent, cur.Serial) {
 		return text, sent, 0, nil
 	}
-	next := nextSerial(cur.Serial, h.opt.Now())
+	next := zones.NextSerial(cur.Serial, h.opt.Now())
 	if i, j, ok := findSerial(text, line, sent); ok {
 		digits := strconv.AppendUint(nil, uint64(next), 10)
 		n, d := len(text), len(digits)-(j-i)
@@ -946,21 +946,6 @@ func (h *edits) raiseSerial(origin string, text, current []byte, inPlace bool) (
 	}
 	z.SOA.Serial = next
 	return renderZone(z), next, sent, nil
-}
-
-// serialGreater is RFC 1982 serial number arithmetic: a is greater than b.
-func serialGreater(a, b uint32) bool { return a != b && int32(a-b) > 0 }
-
-// nextSerial is the smallest serial above cur, or today's YYYYMMDD00 when
-// that is above cur.
-func nextSerial(cur uint32, now time.Time) uint32 {
-	y, m, d := now.UTC().Date()
-	today := uint32(y*1000000 + int(m)*10000 + d*100)
-	next := cur + 1
-	if serialGreater(today, next) {
-		next = today
-	}
-	return next
 }
 
 // replaceSerial rewrites the serial of the SOA record starting on line in

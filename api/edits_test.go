@@ -426,12 +426,12 @@ func TestSerialHelpers(t *testing.T) {
 		{3000000000, 3000000001}, // above today: just one more
 		{4294967295, 2025061500}, // wraps (RFC 1982): today is above 0
 	} {
-		if got := nextSerial(tc.cur, editDay); got != tc.want {
-			t.Errorf("nextSerial(%d) = %d, want %d", tc.cur, got, tc.want)
+		if got := zones.NextSerial(tc.cur, editDay); got != tc.want {
+			t.Errorf("zones.NextSerial(%d) = %d, want %d", tc.cur, got, tc.want)
 		}
 	}
-	if !serialGreater(1, 4294967295) || serialGreater(4294967295, 1) || serialGreater(7, 7) {
-		t.Error("serialGreater does not follow RFC 1982")
+	if !zones.SerialGreater(1, 4294967295) || zones.SerialGreater(4294967295, 1) || zones.SerialGreater(7, 7) {
+		t.Error("zones.SerialGreater does not follow RFC 1982")
 	}
 	if _, ok := replaceSerial([]byte("@ IN SOA ns1 h ( 8 1 2 3 4 )\n"), 1, 9, 10); ok {
 		t.Error("replaceSerial replaced a serial that does not hold the old value")
