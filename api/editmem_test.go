@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"sync/atomic"
@@ -41,10 +42,10 @@ func heapPeak(stop <-chan struct{}) func() uint64 {
 
 // TestBigEditMemory measures the heap one large zone edit (a ~4 MB
 // master file, 130,000 records, its serial raised) holds at its peak,
-// against its body, for a dry run and for a real PUT: garbage not yet
-// collected included, so it depends on GC timing. Issue 11 asks for at
-// most 4×; a real PUT is allowed one body more, the store's own copy
-// of the document written. The zone is checked record by record as it is parsed
+// against its body, for a dry run and for a real PUT (the store's copy
+// of the document included), collecting garbage eagerly (GOGC=10) so
+// that what is measured is what the edit holds, not the collector's
+// slack. Issue 11 asks for at most 4×. The zone is checked record by record as it is parsed
 // (zones.CheckOverlay), never held parsed (that alone was 5-6× a master
 // file of short A records, and the whole edit about 10×); the serial is
 // raised in the body's own buffer; the diff is skipped above 1 MiB. What
@@ -61,6 +62,10 @@ func TestBigEditMemory(t *testing.T) {
 	// The test server's zone cap is 1,000: lift it for this one.
 	e.base.Config.Limits.ZoneMaxRecords = 1 << 20
 	c := clientFrom("127.0.0.1")
+	// What the edit holds, not how much garbage the collector lets pile
+	// up before it runs (GOGC=100 lets the heap double, and when it runs
+	// depends on the load of the machine): collect eagerly meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	for _, path := range []string{"/api/v1/zones/example.com.?dry_run=1", "/api/v1/zones/example.com."} {
 		runtime.GC()
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
@@ -76,12 +81,9 @@ func TestBigEditMemory(t *testing.T) {
 		}
 		grew := float64(p-before) / float64(len(body))
 		t.Logf("PUT %s of %d bytes: heap peak %d MB above the %d MB before: %.1f× the body", path, len(body), (p-before)>>20, before>>20, grew)
-		// A write also leaves the document in the store: the memory
-		// store keeps its own copy (one more body, for good).
-		limit := 4.0
-		if !strings.Contains(path, "dry_run") {
-			limit = 5
-		}
+		// A write also leaves the document in the store (the memory
+		// store keeps its own copy): counted here too, and still within 4×.
+		const limit = 4.0
 		if grew > limit {
 			t.Errorf("PUT %s held %.1f× its body (at most %g×)", path, grew, limit)
 		}
