@@ -216,6 +216,8 @@ dns:
 api: {listen: "$addr:$aport", token_file: $work/tokens}
 state: {backend: memory}
 prober: {enabled: false}
+# A million records plus SOA, NS and www: above the default cap of 1,000,000.
+limits: {zone_max_records: 2000000}
 regions:
   us: {lat: 40.7, lon: -74}
   eu: {lat: 50.1, lon: 8.7}

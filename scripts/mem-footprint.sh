@@ -44,6 +44,8 @@ dns: {listen: ["127.0.0.1:0"]}
 api: {listen: "127.0.0.1:0"}
 state: {backend: memory}
 prober: {enabled: false}
+# A million records plus SOA, NS and www: above the default cap of 1,000,000.
+limits: {zone_max_records: 2000000}
 regions:
   us: {lat: 38.9, lon: -77.0}
   eu: {lat: 53.3, lon: -6.3}
